@@ -1,0 +1,1 @@
+"""The Telegram front end of newsqa, built on the `index` package."""

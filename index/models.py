@@ -1,0 +1,173 @@
+"""The values that flow through the pipeline: files → pages → articles → chunks → hits → answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Page:
+    """One decoded story file."""
+
+    file: str  # file name relative to the docs directory
+    text: str
+    encoding: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A cleaned paragraph; `number` is its 1-based position among the file's non-blank blocks."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article cut out of a newspaper page."""
+
+    file: str
+    index: int  # 0-based position of the article within its file
+    headline: str
+    paragraphs: tuple[Paragraph, ...]
+    byline: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p.text for p in self.paragraphs)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable piece of an article; ids are derived from content so they survive restarts."""
+
+    id: str
+    file: str
+    article_index: int
+    headline: str
+    paragraph: int  # number of the paragraph the chunk starts in
+    position: int  # 0-based chunk position within the article
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "file": self.file,
+            "article_index": self.article_index,
+            "headline": self.headline,
+            "paragraph": self.paragraph,
+            "position": self.position,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Chunk:
+        return cls(
+            id=str(data["id"]),
+            file=str(data["file"]),
+            article_index=int(data["article_index"]),
+            headline=str(data["headline"]),
+            paragraph=int(data["paragraph"]),
+            position=int(data["position"]),
+            text=str(data["text"]),
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk returned by search, with its fused score and the parts it was fused from."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float = 0.0
+    lexical_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Source:
+    file: str
+    article: str
+    paragraph: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "article": self.article, "paragraph": self.paragraph}
+
+
+@dataclass(frozen=True)
+class AnswerSpan:
+    """The extracted answer: a sentence or two from one story, and the exact span to highlight."""
+
+    text: str
+    highlight: str | None
+    source: Source
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "highlight": self.highlight, "source": self.source.to_json()}
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A cited passage shown beside the answer."""
+
+    chunk_id: str
+    text: str
+    file: str
+    article: str
+    paragraph: int
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "file": self.file,
+            "article": self.article,
+            "paragraph": self.paragraph,
+            "score": round(self.score, 6),
+        }
+
+
+@dataclass(frozen=True)
+class QAResult:
+    """What a question gets: an answer or an abstention, plus the nearest passages either way."""
+
+    question: str
+    abstained: bool
+    answer: AnswerSpan | None
+    passages: tuple[Passage, ...] = field(default_factory=tuple)
+    elapsed_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "answer": self.answer.to_json() if self.answer else None,
+            "passages": [p.to_json() for p in self.passages],
+            "elapsed_ms": round(self.elapsed_ms, 3),
+        }
+
+
+@dataclass(frozen=True)
+class PassageContext:
+    """A passage with its neighbouring paragraphs, for the bot's "原文" button."""
+
+    chunk_id: str
+    file: str
+    article: str
+    paragraphs: tuple[Paragraph, ...]
+    focus: int  # paragraph number the passage starts in
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What `/about` and `newsqa index list` show about a generation."""
+
+    generation: str
+    built_at: str
+    embedder: str
+    dimension: int
+    stories: int
+    articles: int
+    chunks: int
+    index_type: str

