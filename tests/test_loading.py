@@ -1,0 +1,146 @@
+"""Loading: encodings, whitespace normalisation, and bad files skipped with a warning."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+
+from index.loading import (
+    LoadReport,
+    SkippedFile,
+    UndecodableError,
+    decode_story_bytes,
+    load_pages,
+    looks_like_text,
+    normalize_whitespace,
+)
+
+STORY = "本报拉萨讯(记者 卓嘎)近日,吉崩岗社区开展志愿服务活动。\n\n活动共有30名党员参加。\n"
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_utf8_story_loads_with_hash_and_relative_name(tmp_path: Path) -> None:
+    raw = STORY.encode("utf-8")
+    write(tmp_path / "sub" / "a.txt", raw)
+    report = load_pages(tmp_path)
+    (page,) = report.pages
+    assert page.file == "sub/a.txt"
+    assert page.encoding == "utf-8"
+    assert page.sha256 == hashlib.sha256(raw).hexdigest()
+    assert page.text == STORY
+    assert report.skipped == ()
+
+
+def test_utf8_with_bom_drops_the_bom(tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", codecs.BOM_UTF8 + STORY.encode("utf-8"))
+    (page,) = load_pages(tmp_path).pages
+    assert page.encoding == "utf-8-sig"
+    assert page.text.startswith("本报")
+
+
+def test_gb18030_story_is_detected(tmp_path: Path) -> None:
+    write(tmp_path / "gb.txt", STORY.encode("gb18030"))
+    (page,) = load_pages(tmp_path).pages
+    assert page.encoding == "gb18030"
+    assert "吉崩岗社区" in page.text
+
+
+def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
+    write(tmp_path / "u16.txt", STORY.encode("utf-16"))
+    (page,) = load_pages(tmp_path).pages
+    assert page.encoding == "utf-16"
+    assert "30名党员" in page.text
+
+
+def test_binary_is_rejected_even_without_nul_bytes() -> None:
+    # 0x81..0xFE pairs are valid GB18030, so this decodes; it must still be refused
+    noise = bytes(range(0x81, 0xFF)) * 20 + bytes(range(1, 9)) * 40
+    with pytest.raises(UndecodableError):
+        decode_story_bytes(noise)
+
+
+def test_nul_bytes_mean_binary() -> None:
+    with pytest.raises(UndecodableError, match="binary"):
+        decode_story_bytes(b"PK\x03\x04\x00\x00text")
+
+
+def test_looks_like_text_accepts_chinese_and_refuses_control_soup() -> None:
+    assert looks_like_text("日喀则市榜上有名。\n")
+    assert not looks_like_text("\x01\x02\x03\x04abc")
+
+
+def test_normalize_whitespace_unifies_newlines_and_wide_spaces() -> None:
+    text = "\u3000\u3000第一段\u00a0内容\r\n\r\n第二段  尾\r第三段\ufeff"
+    assert normalize_whitespace(text) == "第一段 内容\n\n第二段 尾\n第三段\n"
+
+
+def test_bad_files_are_skipped_with_a_warning_while_others_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path / "good.txt", STORY.encode("utf-8"))
+    write(tmp_path / "gb.txt", STORY.encode("gb18030"))
+    write(tmp_path / "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    write(tmp_path / "empty.txt", b"")
+    write(tmp_path / "blank.txt", " \n\u3000\n".encode())
+    (tmp_path / "dir.txt").mkdir()  # unreadable as a file, even for root
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "missing")
+    with caplog.at_level(logging.WARNING, logger="index.loading"):
+        report = load_pages(tmp_path)
+
+    assert [p.file for p in report.pages] == ["gb.txt", "good.txt"]
+    reasons = {s.file: s.reason for s in report.skipped}
+    assert set(reasons) == {"binary.txt", "empty.txt", "blank.txt", "dir.txt", "dangling.txt"}
+    assert reasons["empty.txt"] == reasons["blank.txt"] == "empty"
+    assert reasons["binary.txt"].startswith("binary")
+    assert reasons["dir.txt"].startswith("unreadable")
+    assert reasons["dangling.txt"].startswith("unreadable")
+    for name in reasons:
+        assert any(name in r.getMessage() for r in caplog.records), name
+
+
+def test_permission_denied_is_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path / "secret.txt", STORY.encode("utf-8"))
+    path.chmod(0)
+    try:
+        readable = _can_read(path)
+        report = load_pages(tmp_path)
+    finally:
+        path.chmod(0o644)
+    if readable:
+        pytest.skip("running as a user who can read mode-000 files (root)")
+    assert report == LoadReport(pages=(), skipped=(report.skipped[0],))
+    assert report.skipped[0].file == "secret.txt"
+    assert report.skipped[0].reason.startswith("unreadable")
+
+
+def _can_read(path: Path) -> bool:
+    try:
+        path.read_bytes()
+    except OSError:
+        return False
+    return True
+
+
+def test_undecodable_text_is_skipped(tmp_path: Path) -> None:
+    # 0x80 and 0xFF are invalid lead bytes in both UTF-8 and GB18030
+    write(tmp_path / "latin.txt", b"caf\xe9 \x80\xff\x80\xff ok")
+    report = load_pages(tmp_path)
+    assert report.pages == ()
+    assert report.skipped == (SkippedFile("latin.txt", report.skipped[0].reason),)
+    assert "UTF-8" in report.skipped[0].reason
+
+
+def test_order_is_sorted_and_pattern_is_respected(tmp_path: Path) -> None:
+    for name in ["b.txt", "a.txt", "c.md", "z/y.txt"]:
+        write(tmp_path / name, STORY.encode("utf-8"))
+    assert [p.file for p in load_pages(tmp_path).pages] == ["a.txt", "b.txt", "z/y.txt"]
+    assert [p.file for p in load_pages(tmp_path, "*.md").pages] == ["c.md"]
