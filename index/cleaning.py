@@ -20,6 +20,12 @@ MAX_HEADLINE_CHARS = 32
 MAX_BYLINE_CHARS = 40
 # A photo story is a headline, a few paragraphs, then a caption or credit.
 MAX_PHOTO_STORY_PARAGRAPHS = 3
+# Sentences this long that recur on one page are a layout's repeat, not the writer's.
+MIN_REPEATED_SENTENCE_CHARS = 15
+# How much better (share of headline character pairs found in the body) a neighbour's body
+# must fit a headline, both ways, before the two headlines are taken as printed crosswise.
+MIN_SWAP_GAIN = 0.2
+MIN_HEADING_BIGRAMS = 6
 # Shorter paragraphs are too generic to be dropped for being contained in another one.
 MIN_CONTAINED_CHARS = 10
 
@@ -28,7 +34,8 @@ CLOSING_MARKS = "”’」』）)》】"
 KICKER_ENDINGS = ("：", ":", "——", "—")
 BRACKET_PAIRS = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("(", ")"), ("（", "）"))
 
-BLANK_LINE = re.compile(r"\n[ \t]*\n")
+BLANK_LINE = re.compile(r"\n\s*\n")
+SENTENCE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”’」』）)]*|$)|[。！？!?]+")
 HEADING_MARK = re.compile(r"^(#{1,6})\s*")
 SPACES = re.compile(r"\s+")
 SENTENCE_PUNCTUATION = re.compile(r"[。！？!?；;…]")
@@ -43,6 +50,8 @@ CAPTION_MARKERS = re.compile(r"^[▲△■□●◆◇★☆▼]+\s*")
 CAPTION = re.compile(
     r"^[▲△■□●◆◇★☆▼]*\s*(?:图为|上图|下图|左图|右图|图[①-⑳\d一二三四五六七八九十]+\s*[:：]|图\s*[:：])"
 )
+# a photo story printed as one paragraph: text, then `图为…` as its last sentence
+INLINE_CAPTION = re.compile(r"[。！？!?]\s*(?:图为|上图|下图)[^。！？!?]*[。！？!?]?$")
 DATELINE = re.compile(
     r"^(?P<dateline>(?:本报|新华社|中新社)[^\s()（）,，。、]{0,16}?[电讯]\s*"
     r"[(（][^()（）]{1,40}[)）])\s*"
@@ -120,7 +129,8 @@ def split_articles(page: Page) -> list[Article]:
     """Cut one page into cleaned articles whose paragraph numbers point into the file."""
     blocks = split_blocks(page.text)
     drafts = [draft_article(section) for section in split_sections(blocks)]
-    drafts = dedupe_pieces(drafts)
+    drafts = swap_crossed_headlines(drafts)
+    drafts = drop_repeated_sentences(dedupe_pieces(drafts))
     return [
         Article(
             file=page.file,
@@ -248,12 +258,13 @@ def split_sections(blocks: Sequence[Block]) -> list[Section]:
     body: list[Block] = []
     i = 0
     while i < len(blocks):
+        following = list(zip(blocks[i + 1 :], kinds[i + 1 :], strict=True))
         if kinds[i] is BlockKind.HEADLINE:
             end = i
             while end < len(blocks) and kinds[end] is BlockKind.HEADLINE:
                 end += 1
             group = tuple(blocks[i:end])
-            following = list(zip(blocks[end:], kinds[end:], strict=True))
+            following = following[end - i - 1 :]
             if not (sections or heading or body) or starts_article(group, following):
                 if heading or body:
                     sections.append(Section(heading, tuple(body)))
@@ -262,7 +273,7 @@ def split_sections(blocks: Sequence[Block]) -> list[Section]:
                 body.extend(group)
             i = end
             continue
-        if starts_unheaded_article(blocks[i], kinds[i]) and has_body(body, kinds_of(body)):
+        if body and starts_unheaded_article(blocks[i], kinds[i], following):
             sections.append(Section(heading, tuple(body)))
             heading, body = (), []
         body.append(blocks[i])
@@ -272,19 +283,19 @@ def split_sections(blocks: Sequence[Block]) -> list[Section]:
     return sections
 
 
-def kinds_of(blocks: Iterable[Block]) -> list[BlockKind]:
-    """Block kinds of a run of blocks."""
-    return [classify_block(block) for block in blocks]
-
-
-def has_body(blocks: Sequence[Block], kinds: Sequence[BlockKind]) -> bool:
-    """Whether an article under construction already holds text of its own."""
-    return any(kind in (BlockKind.BODY, BlockKind.HEADLINE) for kind in kinds) and bool(blocks)
-
-
-def starts_unheaded_article(block: Block, kind: BlockKind) -> bool:
-    """A byline or a dateline begins a story even when its headline is missing."""
-    return kind is BlockKind.BYLINE or (kind is BlockKind.BODY and bool(DATELINE.match(block.text)))
+def starts_unheaded_article(
+    block: Block, kind: BlockKind, following: Sequence[tuple[Block, BlockKind]]
+) -> bool:
+    """A byline, a dateline or a captioned photo story begins a story even without headline."""
+    if kind is BlockKind.BYLINE or (kind is BlockKind.BODY and DATELINE.match(block.text)):
+        return True
+    after = [k for _, k in following if k is not BlockKind.FURNITURE]
+    return (
+        kind is BlockKind.BODY
+        and bool(INLINE_CAPTION.search(block.text))
+        and bool(after)
+        and after[0] is BlockKind.CREDIT
+    )
 
 
 def starts_article(group: Sequence[Block], following: Sequence[tuple[Block, BlockKind]]) -> bool:
@@ -297,7 +308,7 @@ def starts_article(group: Sequence[Block], following: Sequence[tuple[Block, Bloc
     if len(texts) > 1 and texts[0].endswith(KICKER_ENDINGS):
         return True
     after = [(block, kind) for block, kind in following if kind is not BlockKind.FURNITURE]
-    if after and starts_unheaded_article(*after[0]):
+    if after and starts_unheaded_article(*after[0], after[1:]):
         return True
     return is_photo_story(after)
 
@@ -430,6 +441,72 @@ def is_latin_letter(ch: str) -> bool:
     return ch.isascii() and ch.isalpha()
 
 
+# ---------------------------------------------------------------- crossed headlines
+
+
+def swap_crossed_headlines(drafts: Sequence[Draft]) -> list[Draft]:
+    """Some layouts print two headlines above each other's stories; give each its own."""
+    fixed = list(drafts)
+    i = 0
+    while i + 1 < len(fixed):
+        if headlines_crossed(fixed[i], fixed[i + 1]):
+            fixed[i], fixed[i + 1] = swap_headings(fixed[i], fixed[i + 1])
+            i += 2
+        else:
+            i += 1
+    return fixed
+
+
+def headlines_crossed(first: Draft, second: Draft) -> bool:
+    """Each headline fits the neighbour's body clearly better than its own."""
+    head_1, head_2 = heading_text(first), heading_text(second)
+    if min(len(char_bigrams(head_1)), len(char_bigrams(head_2))) < MIN_HEADING_BIGRAMS:
+        return False
+    body_1, body_2 = body_text(first), body_text(second)
+    return (
+        headline_affinity(head_1, body_2) >= headline_affinity(head_1, body_1) + MIN_SWAP_GAIN
+        and headline_affinity(head_2, body_1) >= headline_affinity(head_2, body_2) + MIN_SWAP_GAIN
+    )
+
+
+def heading_text(draft: Draft) -> str:
+    """Headline and subtitles: what a reader takes the story to be about."""
+    subtitles = [p.text for p in draft.pieces if p.role is Role.SUBTITLE]
+    return " ".join([draft.headline, *subtitles])
+
+
+def body_text(draft: Draft) -> str:
+    """Everything under the headline except its subtitles."""
+    return "".join(p.text for p in draft.pieces if p.role is not Role.SUBTITLE)
+
+
+def char_bigrams(text: str) -> set[str]:
+    """Character pairs: word overlap for Chinese without a tokenizer."""
+    key = match_key(text)
+    return {key[i : i + 2] for i in range(len(key) - 1)}
+
+
+def headline_affinity(heading: str, body: str) -> float:
+    """Share of the heading's character pairs that the body uses."""
+    pairs = char_bigrams(heading)
+    return len(pairs & char_bigrams(body)) / len(pairs) if pairs else 0.0
+
+
+def swap_headings(first: Draft, second: Draft) -> tuple[Draft, Draft]:
+    """Exchange headline and subtitles; bylines and bodies stay where they were printed."""
+
+    def parts(draft: Draft) -> tuple[list[Piece], list[Piece]]:
+        subtitles = [p for p in draft.pieces if p.role is Role.SUBTITLE]
+        return subtitles, [p for p in draft.pieces if p.role is not Role.SUBTITLE]
+
+    subtitles_1, rest_1 = parts(first)
+    subtitles_2, rest_2 = parts(second)
+    return (
+        Draft(second.headline, first.byline, (*subtitles_2, *rest_1)),
+        Draft(first.headline, second.byline, (*subtitles_1, *rest_2)),
+    )
+
+
 # ---------------------------------------------------------------- dedupe
 
 
@@ -462,3 +539,38 @@ def is_contained(key: str, others: Iterable[str]) -> bool:
     return len(key) >= MIN_CONTAINED_CHARS and any(
         len(other) > len(key) and key in other for other in others
     )
+
+
+def drop_repeated_sentences(drafts: Sequence[Draft]) -> list[Draft]:
+    """Remove long sentences a page already printed (a column repeated into another paragraph)."""
+    seen: set[str] = set()
+    cleaned: list[Draft] = []
+    for draft in drafts:
+        kept = []
+        for piece in draft.pieces:
+            if piece.role not in JOINABLE:
+                kept.append(piece)
+                continue
+            text = "".join(unseen_sentences(split_sentences(piece.text), seen))
+            if text:
+                kept.append(replace(piece, text=text))
+        cleaned.append(replace(draft, pieces=tuple(kept)))
+    return cleaned
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their closing punctuation and quotes; concatenating gives the text back."""
+    return SENTENCE.findall(text)
+
+
+def unseen_sentences(sentences: Iterable[str], seen: set[str]) -> list[str]:
+    """Keep sentences not printed before on the page, remembering the long ones."""
+    kept = []
+    for sentence in sentences:
+        key = match_key(sentence)
+        if len(key) >= MIN_REPEATED_SENTENCE_CHARS:
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(sentence)
+    return kept
