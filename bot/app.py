@@ -1,0 +1,303 @@
+"""Build the Application, register handlers in one place, and run it: reload, notify, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+import sys
+from collections.abc import Callable, Iterator
+
+from telegram import BotCommand, Update
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import (
+    AIORateLimiter,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.feedback import FeedbackLog
+from bot.gate import FROM_HUMAN, AllowList, TokenBucket
+from bot.reload import EngineHolder, EngineLoader, GenerationReader, IndexReloader
+from bot.render import FEEDBACK_PREFIX, MORE_PREFIX, SOURCE_PREFIX
+from bot.state import BotApplication, BotServices, BotState
+from bot.systemd import SystemdNotifier
+from bot.texts import texts_for
+from index.errors import NewsqaError
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# BotFather tokens: the bot id, a colon, and a secret of URL-safe characters.
+_TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_TOKEN_FILE = "telegram-token"
+# Loggers that would print request URLs, which carry the token.
+_URL_LOGGERS = ("httpx", "httpcore")
+_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+_POLL_TIMEOUT_S = 10
+
+
+class TokenError(ValueError):
+    """The Telegram token is missing or malformed; the message never contains the token."""
+
+
+def load_token(settings: Settings) -> str:
+    """The token from $CREDENTIALS_DIRECTORY/telegram-token, else NEWSQA_TELEGRAM_TOKEN."""
+    token, source = None, "NEWSQA_TELEGRAM_TOKEN"
+    if settings.credentials_directory is not None:
+        path = settings.credentials_directory / _TOKEN_FILE
+        if path.is_file():
+            try:
+                token, source = path.read_text(encoding="utf-8").strip(), str(path)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise TokenError(f"cannot read the Telegram token from {path}: {exc}") from None
+    if token is None and settings.telegram_token is not None:
+        token = settings.telegram_token.get_secret_value().strip()
+    if not token:
+        raise TokenError(
+            "no Telegram token: put it in $CREDENTIALS_DIRECTORY/telegram-token "
+            "or NEWSQA_TELEGRAM_TOKEN"
+        )
+    if not _TOKEN_SHAPE.match(token):
+        raise TokenError(f"the Telegram token in {source} is malformed (expected 123456:ABC-…)")
+    return token
+
+
+def build_application(
+    settings: Settings,
+    token: str,
+    *,
+    load: EngineLoader | None = None,
+    read_generation: GenerationReader | None = None,
+    notifier: SystemdNotifier | None = None,
+) -> BotApplication:
+    """The Application with its services bound in bot_data and every handler registered."""
+    quiet_url_loggers()
+    load = load or _default_loader()
+    read_generation = read_generation or _default_generation_reader()
+    notifier = notifier or SystemdNotifier.from_env()
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(_file_url(settings.telegram_api_url))
+        .context_types(ContextTypes(bot_data=BotState))
+        .concurrent_updates(settings.max_concurrent_updates)
+        .job_queue(None)
+        .post_init(post_init)
+    )
+    application: BotApplication = (
+        builder.rate_limiter(
+            AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3)
+        ).build()
+        if settings.telegram_max_rate > 0
+        else builder.build()
+    )
+    engines = EngineHolder()
+    application.bot_data.bind(
+        BotServices(
+            settings=settings,
+            engines=engines,
+            reloader=IndexReloader(
+                settings,
+                engines,
+                load,
+                read_generation,
+                on_reloading=notifier.reloading,
+                on_ready=lambda generation: _serving_status(notifier, generation),
+            ),
+            allow_list=AllowList(settings.allowed_chats),
+            rate=TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            feedback=FeedbackLog(settings.feedback_path),
+            searches=asyncio.Semaphore(settings.max_concurrent_searches),
+            notifier=notifier,
+        )
+    )
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: BotApplication) -> None:
+    """Every handler in one block; group -1 runs first and can stop an update."""
+    new = filters.UpdateType.MESSAGE & FROM_HUMAN  # edited messages and other bots: ignored
+    private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, handlers.check_allowed), group=-1)
+    application.add_handlers(
+        [
+            CommandHandler("start", handlers.start, filters=new),
+            CommandHandler("help", handlers.help_command, filters=new),
+            CommandHandler("about", handlers.about, filters=new),
+            CommandHandler("ask", handlers.ask_command, filters=new),
+            MessageHandler(new & filters.TEXT & ~filters.COMMAND, handlers.on_text),
+            MessageHandler(new & private & ~filters.TEXT, handlers.on_not_text),
+            CallbackQueryHandler(handlers.on_source, pattern=f"^{SOURCE_PREFIX}"),
+            CallbackQueryHandler(handlers.on_more, pattern=f"^{MORE_PREFIX}"),
+            CallbackQueryHandler(handlers.on_feedback, pattern=f"^{FEEDBACK_PREFIX}"),
+        ]
+    )
+    application.add_error_handler(handlers.on_error)
+
+
+async def post_init(application: BotApplication) -> None:
+    """Set the command menu in zh and en, then load the index (errors stop the start)."""
+    bot = application.bot
+    for language_code, lang in (("", "en"), ("zh", "zh")):
+        words = texts_for(lang)  # type: ignore[arg-type]
+        commands = [
+            BotCommand("start", words.command_start),
+            BotCommand("help", words.command_help),
+            BotCommand("ask", words.command_ask),
+            BotCommand("about", words.command_about),
+        ]
+        await bot.set_my_commands(commands, language_code=language_code or None)
+    serving = await application.bot_data.services.reloader.load_initial()
+    log.info("serving index generation %s as @%s", serving.generation, bot.username)
+
+
+async def run_bot(
+    application: BotApplication, stop: asyncio.Event, *, handle_signals: bool = False
+) -> None:
+    """Start, poll until `stop` is set, then finish in-flight answers and shut down."""
+    services = application.bot_data.services
+    with _signal_handlers(stop, services.reloader.request, enabled=handle_signals):
+        await application.initialize()
+        background: list[asyncio.Task[None]] = []
+        try:
+            if application.post_init is not None:
+                await application.post_init(application)
+            updater = application.updater
+            assert updater is not None  # the builder always makes one for polling
+            await updater.start_polling(
+                timeout=_POLL_TIMEOUT_S, allowed_updates=_UPDATES, drop_pending_updates=False
+            )
+            await application.start()
+            background = [
+                asyncio.create_task(services.reloader.watch(), name="newsqa-reload"),
+                asyncio.create_task(services.notifier.watchdog_loop(), name="newsqa-watchdog"),
+            ]
+            _serving_status(services.notifier, _generation(application))
+            await stop.wait()
+            log.info("stopping: finishing answers in flight")
+            services.notifier.stopping()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()  # waits for handlers still running
+            await application.shutdown()
+
+
+def serve(settings: Settings) -> int:
+    """`newsqa serve`: run until SIGTERM; 0 on a clean stop, 2 for a bad token, 1 otherwise."""
+    try:
+        token = load_token(settings)
+    except TokenError as exc:
+        print(f"newsqa serve: {exc}", file=sys.stderr)
+        return 2
+    redact_token_in_logs(token)
+    application = build_application(settings, token)
+
+    async def main() -> None:
+        await run_bot(application, asyncio.Event(), handle_signals=True)
+
+    try:
+        asyncio.run(main())
+    except InvalidToken:
+        print("newsqa serve: Telegram rejected the token; check it with BotFather", file=sys.stderr)
+        return 2
+    except NewsqaError as exc:
+        print(f"newsqa serve: {exc}", file=sys.stderr)
+        return 1
+    except NetworkError as exc:
+        print(f"newsqa serve: cannot reach the Telegram Bot API: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def quiet_url_loggers() -> None:
+    """httpx logs every request URL at INFO, and the URL carries the token."""
+    for name in _URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class _TokenRedactor(logging.Filter):
+    """A last line of defence: replace the token in any formatted record a handler emits."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._token in message:
+            record.msg, record.args = message.replace(self._token, "<token>"), None
+        return True
+
+
+def redact_token_in_logs(token: str) -> None:
+    """Attach the redactor to every handler of the root logger (the CLI configured them)."""
+    redactor = _TokenRedactor(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+
+
+def _default_loader() -> EngineLoader:
+    from index.service import load_engine  # lazy: the retrieval stack is heavy to import
+
+    return load_engine
+
+
+def _default_generation_reader() -> GenerationReader:
+    from index.store import current_generation
+
+    return current_generation
+
+
+def _file_url(api_url: str) -> str:
+    # https://api.telegram.org/bot → https://api.telegram.org/file/bot (self-hosted alike)
+    head, sep, tail = api_url.rpartition("/bot")
+    return f"{head}/file/bot{tail}" if sep else api_url
+
+
+def _generation(application: BotApplication) -> str | None:
+    serving = application.bot_data.services.engines.serving
+    return serving.generation if serving else None
+
+
+def _serving_status(notifier: SystemdNotifier, generation: str | None) -> None:
+    """READY=1 after start or a reload attempt, with the generation in `systemctl status`."""
+    notifier.ready()
+    notifier.status(f"serving index generation {generation}")
+
+
+@contextlib.contextmanager
+def _signal_handlers(
+    stop: asyncio.Event, reload: Callable[[], None], *, enabled: bool
+) -> Iterator[None]:
+    """SIGTERM/SIGINT stop gracefully; SIGHUP (fatal by default in Python) reloads the index."""
+    if not enabled:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+        installed.append(sig)
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    installed.append(signal.SIGHUP)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,319 @@
+"""Thin async handlers: parse the update, ask the engine off the loop, render, send."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from telegram import (
+    CallbackQuery,
+    Chat,
+    ChatMemberUpdated,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.feedback import Feedback, Vote
+from bot.gate import (
+    QuestionProblem,
+    RateDecision,
+    addressed_question,
+    question_problem,
+    question_text,
+)
+from bot.render import (
+    FEEDBACK_PREFIX,
+    MORE_PREFIX,
+    SOURCE_PREFIX,
+    SOURCES_SHOWN,
+    Rendered,
+    about_blocks,
+    render_answer,
+    render_context,
+    render_more,
+    render_words,
+    to_html,
+)
+from bot.state import BotContext, BotServices
+from bot.texts import Lang, Texts, detect_language, language_of_user, texts_for
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """/start: greet in the user's language."""
+    message = update.effective_message
+    if message is None:
+        return
+    lang = _command_language(message, update.effective_user)
+    await _reply(message, render_words(texts_for(lang).start))
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """/help: how to ask in private chats and groups."""
+    message = update.effective_message
+    if message is None:
+        return
+    lang = _command_language(message, update.effective_user)
+    await _reply(message, render_words(texts_for(lang).help.format(bot=context.bot.username)))
+
+
+async def about(update: Update, context: BotContext) -> None:
+    """/about: what the serving index holds and when it was built."""
+    message = update.effective_message
+    if message is None:
+        return
+    lang = _command_language(message, update.effective_user)
+    serving = context.bot_data.services.engines.serving
+    if serving is None:
+        await _reply(message, render_words(texts_for(lang).index_unavailable))
+        return
+    await _reply(message, Rendered(to_html(about_blocks(serving.engine.info, lang))))
+
+
+async def ask_command(update: Update, context: BotContext) -> None:
+    """/ask question: the way to ask in a group (works in private chats too)."""
+    message = update.effective_message
+    if message is None:
+        return
+    await answer_question(update, context, question_text(message, *_bot_identity(context)))
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    """Any text: a question in private chats; in groups only when the bot is addressed."""
+    message = update.effective_message
+    if message is None:
+        return
+    question = addressed_question(message, *_bot_identity(context))
+    if question is not None:
+        await answer_question(update, context, question)
+
+
+async def on_not_text(update: Update, context: BotContext) -> None:
+    """A sticker, photo or voice note in a private chat: say that only text is answered."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    decision = context.bot_data.services.rate.take(user.id)
+    if decision is RateDecision.ALLOW:
+        words = texts_for(language_of_user(user.language_code))
+        await _reply(message, render_words(words.not_text))
+
+
+async def answer_question(update: Update, context: BotContext, question: str) -> None:
+    """Gate the question, search in a worker thread, and reply with the rendered answer."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    services = context.bot_data.services
+    lang = detect_language(question, fallback=language_of_user(user.language_code))
+    words = texts_for(lang)
+    decision = services.rate.take(user.id)
+    if decision is not RateDecision.ALLOW:
+        if decision is RateDecision.NOTIFY:
+            await _reply(message, render_words(words.rate_limited))
+        return
+    problem = question_problem(question, services.settings.max_question_chars)
+    if problem is not None:
+        await _reply(message, render_words(_problem_text(problem, words, services)))
+        return
+    serving = services.engines.serving
+    if serving is None:
+        await _reply(message, render_words(words.index_unavailable))
+        return
+    # Read the engine once: a reload during the search does not change this answer's index.
+    engine = serving.engine
+    found, _ = await asyncio.gather(
+        _search(services, lambda: engine.answer(question)),
+        _typing(message),
+        return_exceptions=True,
+    )
+    if isinstance(found, BaseException):
+        raise found
+    await _reply(message, render_answer(found, lang))
+
+
+async def on_source(update: Update, context: BotContext) -> None:
+    """ "原文 n": the cited passage with its neighbouring paragraphs."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    message = _query_message(query)
+    lang = _query_language(query, context)
+    serving = context.bot_data.services.engines.serving
+    chunk_id = query.data.removeprefix(SOURCE_PREFIX)
+    passage = serving.engine.context(chunk_id) if serving else None
+    if passage is None or message is None:
+        await query.answer(texts_for(lang).source_gone, show_alert=True)
+        return
+    await query.answer()
+    await _send(message.chat, render_context(passage), reply_to=message.message_id)
+
+
+async def on_more(update: Update, context: BotContext) -> None:
+    """ "更多": the next page of passages for the question the answer replied to."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    services = context.bot_data.services
+    message = _query_message(query)
+    question = _original_question(query, context)
+    lang = _query_language(query, context)
+    serving = services.engines.serving
+    try:
+        offset = int(query.data.removeprefix(MORE_PREFIX))
+    except ValueError:
+        offset = -1
+    if message is None or question is None or serving is None or offset < 0:
+        await query.answer(texts_for(lang).question_gone, show_alert=True)
+        return
+    await query.answer()
+    engine = serving.engine
+    passages = await _search(
+        services, lambda: engine.more_passages(question, offset, SOURCES_SHOWN)
+    )
+    replied = message.reply_to_message
+    await _send(
+        message.chat,
+        render_more(passages, offset, lang),
+        reply_to=replied.message_id if replied else message.message_id,
+    )
+
+
+async def on_feedback(update: Update, context: BotContext) -> None:
+    """👍/👎: thank at once, then append the vote to the feedback log in a thread."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    vote: Vote = "up" if query.data == FEEDBACK_PREFIX + "up" else "down"
+    await query.answer(texts_for(_query_language(query, context)).thanks_feedback)
+    message = _query_message(query)
+    if message is None:
+        return
+    question = _original_question(query, context) or ""
+    entry = Feedback.now(vote, message.chat.id, message.message_id, query.from_user.id, question)
+    await context.bot_data.services.feedback.record(entry)
+
+
+async def check_allowed(update: Update, context: BotContext) -> None:
+    """Runs before every handler: chats off the allow-list get a short refusal; groups are left."""
+    chat = update.effective_chat
+    services = context.bot_data.services
+    if chat is None or services.allow_list.allows(chat.id):
+        return
+    user = update.effective_user
+    words = texts_for(language_of_user(user.language_code if user else None))
+    if update.callback_query is not None:
+        await update.callback_query.answer(words.not_allowed, show_alert=True)
+    elif chat.type == ChatType.PRIVATE:
+        if user is not None and services.rate.take(user.id) is not RateDecision.SILENT:
+            await _send(chat, render_words(words.not_allowed))
+    elif not _bot_left(update):
+        log.info("leaving chat %s: not on the allow-list", chat.id)
+        with contextlib.suppress(TelegramError):
+            await _send(chat, render_words(words.not_allowed))
+        await chat.leave()
+    raise ApplicationHandlerStop
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure with its update id, and tell the user politely if there is one."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("handling update %s failed", update_id, exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    words = texts_for(language_of_user(user.language_code if user else None))
+    with contextlib.suppress(TelegramError):
+        if update.callback_query is not None:
+            await update.callback_query.answer(words.error, show_alert=True)
+        elif update.effective_message is not None and update.effective_chat is not None:
+            await _send(update.effective_chat, render_words(words.error))
+
+
+async def _search(services: BotServices, work: Callable[[], T]) -> T:
+    """Run engine work in a worker thread, at most max_concurrent_searches at once."""
+    async with services.searches:
+        return await asyncio.to_thread(work)
+
+
+async def _typing(message: Message) -> None:
+    """Show "typing…" while the search runs; losing it must not lose the answer."""
+    try:
+        await message.chat.send_action(ChatAction.TYPING)
+    except TelegramError as exc:
+        log.debug("typing action failed: %s", exc)
+
+
+async def _reply(message: Message, rendered: Rendered) -> None:
+    """Send the messages as replies to `message`, so "更多" can find the question later."""
+    await _send(message.chat, rendered, reply_to=message.message_id)
+
+
+async def _send(chat: Chat, rendered: Rendered, reply_to: int | None = None) -> None:
+    reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    last = len(rendered.messages) - 1
+    for n, text in enumerate(rendered.messages):
+        await chat.send_message(
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_parameters=reply,
+            reply_markup=rendered.keyboard if n == last else None,
+        )
+
+
+def _bot_identity(context: BotContext) -> tuple[str, int]:
+    return context.bot.username, context.bot.id
+
+
+def _problem_text(problem: QuestionProblem, words: Texts, services: BotServices) -> str:
+    if problem is QuestionProblem.TOO_LONG:
+        return words.too_long.format(limit=services.settings.max_question_chars)
+    if problem is QuestionProblem.NO_WORDS:
+        return words.no_words
+    return words.empty_question
+
+
+def _command_language(message: Message, user: User | None) -> Lang:
+    """The language of the command's own words if any, else the user's Telegram language."""
+    fallback = language_of_user(user.language_code if user else None)
+    text = (message.text or "").partition(" ")[2]
+    return detect_language(text, fallback=fallback) if text.strip() else fallback
+
+
+def _query_message(query: CallbackQuery) -> Message | None:
+    """The message the button sits under, if Telegram still lets the bot see it."""
+    return query.message if isinstance(query.message, Message) else None
+
+
+def _original_question(query: CallbackQuery, context: BotContext) -> str | None:
+    """The question an answer replied to: derived from Telegram, so it survives a restart."""
+    message = _query_message(query)
+    replied = message.reply_to_message if message else None
+    if replied is None or not replied.text:
+        return None
+    return question_text(replied, *_bot_identity(context)) or None
+
+
+def _query_language(query: CallbackQuery, context: BotContext) -> Lang:
+    fallback = language_of_user(query.from_user.language_code)
+    question = _original_question(query, context)
+    return detect_language(question, fallback=fallback) if question else fallback
+
+
+def _bot_left(update: Update) -> bool:
+    """True for the my_chat_member update that reports the bot has already left or was kicked."""
+    member: ChatMemberUpdated | None = update.my_chat_member
+    return member is not None and member.new_chat_member.status in (
+        ChatMemberStatus.LEFT,
+        ChatMemberStatus.BANNED,
+    )

@@ -1,0 +1,127 @@
+"""Live index reload: one engine reference, swapped whole once a new generation validates."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.engine import QAEngine
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A question every valid index can answer (or abstain on) without raising.
+_PROBE_QUESTION = "测试"
+
+EngineLoader = Callable[[Settings], QAEngine]
+GenerationReader = Callable[[Path], "str | None"]
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The engine that answers now and the generation it was loaded from."""
+
+    engine: QAEngine
+    generation: str | None
+
+
+class EngineHolder:
+    """Holds the serving engine; a handler reads `.serving` once, so a swap never cuts it off."""
+
+    def __init__(self, serving: Serving | None = None) -> None:
+        self._serving = serving
+
+    @property
+    def serving(self) -> Serving | None:
+        return self._serving
+
+    def swap(self, serving: Serving) -> None:
+        # One attribute assignment: readers see the old pair or the new pair, never a mix.
+        self._serving = serving
+
+
+class IndexReloader:
+    """Loads the current generation when it changes (timer or SIGHUP) and swaps it in."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        holder: EngineHolder,
+        load: EngineLoader,
+        read_generation: GenerationReader,
+        on_reloading: Callable[[], object] = lambda: None,
+        on_ready: Callable[[str | None], object] = lambda generation: None,
+    ) -> None:
+        self._settings = settings
+        self._holder = holder
+        self._load = load
+        self._read_generation = read_generation
+        self._on_reloading = on_reloading
+        self._on_ready = on_ready
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._refused: str | None = None
+
+    def request(self) -> None:
+        """Check now instead of at the next tick (the SIGHUP handler calls this)."""
+        self._wake.set()
+
+    async def load_initial(self) -> Serving:
+        """Load the current generation at start; errors propagate, there is nothing to keep."""
+        generation = await asyncio.to_thread(self._read_generation, self._settings.index_dir)
+        serving = await asyncio.to_thread(self._load_and_validate, generation)
+        self._holder.swap(serving)
+        return serving
+
+    async def check(self, *, retry_refused: bool = False) -> bool:
+        """Swap in the current generation if it changed and validates; True if swapped."""
+        async with self._lock:
+            generation = await asyncio.to_thread(self._read_generation, self._settings.index_dir)
+            serving = self._holder.serving
+            if generation is None or (serving is not None and generation == serving.generation):
+                return False
+            if generation == self._refused and not retry_refused:
+                return False
+            log.info("index generation %s is current; loading it", generation)
+            self._on_reloading()
+            try:
+                fresh = await asyncio.to_thread(self._load_and_validate, generation)
+            except Exception as exc:
+                # Keep answering from the old index; say why the new one was refused.
+                self._refused = generation
+                log.warning("refused index generation %s, keeping the old one: %s", generation, exc)
+                self._on_ready(serving.generation if serving else None)
+                return False
+            self._holder.swap(fresh)
+            self._refused = None
+            log.info("now serving index generation %s", generation)
+            self._on_ready(generation)
+            return True
+
+    async def watch(self) -> None:
+        """Check every reload_interval_s, or at once when requested, until cancelled."""
+        while True:
+            forced = False
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.reload_interval_s)
+                forced = True
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.check(retry_refused=forced)
+            except Exception:
+                log.exception("index reload check failed; will try again")
+
+    def _load_and_validate(self, generation: str | None) -> Serving:
+        """Runs in a worker thread: load, then prove the engine answers before it serves."""
+        engine = self._load(self._settings)
+        loaded = engine.info.generation
+        if generation is not None and loaded != generation:
+            # The current pointer moved again while we loaded; the next check picks it up.
+            log.info("loaded generation %s while %s was current", loaded, generation)
+        engine.answer(_PROBE_QUESTION)
+        return Serving(engine, loaded)
