@@ -42,8 +42,14 @@ class Settings(BaseSettings):
     max_answer_chars: int = Field(300, ge=40)
 
     # --- bot ----------------------------------------------------------------------------
-    telegram_token: str | None = Field(None, repr=False)
+    # SecretStr: the token never shows in reprs, str() or error messages.
+    telegram_token: SecretStr | None = Field(None, repr=False)
+    # systemd's LoadCredential= puts the token in $CREDENTIALS_DIRECTORY/telegram-token.
+    credentials_directory: Path | None = Field(None, validation_alias="CREDENTIALS_DIRECTORY")
     telegram_api_url: str = "https://api.telegram.org/bot"
+    # Telegram's overall flood limit; 0 turns AIORateLimiter off (self-hosted Bot API servers).
+    telegram_max_rate: float = Field(30.0, ge=0, description="bot messages per second overall")
+    max_concurrent_updates: int = Field(64, ge=1, description="updates handled at once")
     allowed_chats: list[int] = Field(default_factory=list)
     max_question_chars: int = Field(500, ge=1)
     rate_limit_per_minute: int = Field(10, ge=1)
