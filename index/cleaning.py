@@ -20,6 +20,8 @@ MAX_HEADLINE_CHARS = 32
 MAX_BYLINE_CHARS = 40
 # A photo story is a headline, a few paragraphs, then a caption or credit.
 MAX_PHOTO_STORY_PARAGRAPHS = 3
+# Blocks looked at after a headline group to decide whether it opens an article.
+LOOKAHEAD_BLOCKS = 8
 # Sentences this long that recur on one page are a layout's repeat, not the writer's.
 MIN_REPEATED_SENTENCE_CHARS = 15
 # How much better (share of headline character pairs found in the body) a neighbour's body
@@ -36,24 +38,27 @@ BRACKET_PAIRS = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"),
 
 BLANK_LINE = re.compile(r"\n\s*\n")
 SENTENCE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”’」』）)]*|$)|[。！？!?]+")
-HEADING_MARK = re.compile(r"^(#{1,6})\s*")
+HEADING_MARK = re.compile(r"^(#{1,6})(?=[^#])\s*")
 SPACES = re.compile(r"\s+")
 SENTENCE_PUNCTUATION = re.compile(r"[。！？!?；;…]")
 TRAILING_NOTE = re.compile(r"[(（][^()（）]{1,12}[)）]$")
 TRAILING_CLOSERS = re.compile(f"[{CLOSING_MARKS}]+$")
-BYLINE = re.compile(r"^(?:本报)?(?:特约|见习)?(?:记者|通讯员)\s*[:：]?\s*[\u4e00-\u9fff·]")
+BYLINE = re.compile(
+    r"^(?:本[报報])?(?:特约|特約|见习|見習)?(?:记者|記者|通讯员|通訊員)\s*[:：]?\s*[\u4e00-\u9fff·]"
+)
 PHOTO_CREDIT = re.compile(
-    r"^(?:[^。！？!?,，]{1,48}\s|(?:本报)?(?:特约)?(?:记者|通讯员)[^。！？!?,，]{1,40})"
-    r"(?:摄|摄影|摄影报道|供图)$"
+    r"^(?:[^。！？!?,，]{1,48}\s|(?:本[报報])?(?:特约|特約)?(?:记者|記者|通讯员|通訊員)[^。！？!?,，]{1,40})"
+    r"(?:摄|攝|摄影|攝影|摄影报道|攝影報道|供图|供圖)$"
 )
 CAPTION_MARKERS = re.compile(r"^[▲△■□●◆◇★☆▼]+\s*")
 CAPTION = re.compile(
-    r"^[▲△■□●◆◇★☆▼]*\s*(?:图为|上图|下图|左图|右图|图[①-⑳\d一二三四五六七八九十]+\s*[:：]|图\s*[:：])"
+    r"^[▲△■□●◆◇★☆▼]*\s*(?:[图圖][为為爲]|[上下左右][图圖]|[图圖][①-⑳\d一二三四五六七八九十]+\s*[:：]"
+    r"|[图圖]\s*[:：])"
 )
 # a photo story printed as one paragraph: text, then `图为…` as its last sentence
-INLINE_CAPTION = re.compile(r"[。！？!?]\s*(?:图为|上图|下图)[^。！？!?]*[。！？!?]?$")
+INLINE_CAPTION = re.compile(r"[。！？!?]\s*(?:[图圖][为為爲]|[上下][图圖])[^。！？!?]*[。！？!?]?$")
 DATELINE = re.compile(
-    r"^(?P<dateline>(?:本报|新华社|中新社)[^\s()（）,，。、]{0,16}?[电讯]\s*"
+    r"^(?P<dateline>(?:本[报報]|新华社|新華社|中新社)[^\s()（）,，。、]{0,16}?[电讯電訊]\s*"
     r"[(（][^()（）]{1,40}[)）])\s*"
 )
 PAGE_FURNITURE = re.compile(
@@ -164,7 +169,7 @@ def split_blocks(text: str) -> list[Block]:
 def strip_heading_mark(line: str) -> tuple[int, str]:
     """Markdown-ish `#` marks tell headline levels; the text itself must not keep them."""
     match = HEADING_MARK.match(line)
-    if not match:
+    if not match or line.endswith("#"):  # `#话题#` is a hashtag, not a heading
         return 0, line
     return len(match.group(1)), line[match.end() :].strip()
 
@@ -253,19 +258,22 @@ def caption_text(text: str) -> str:
 def split_sections(blocks: Sequence[Block]) -> list[Section]:
     """Cut the page where a headline group starts an article, or a byline/dateline starts one."""
     kinds = [classify_block(block) for block in blocks]
+
+    def lookahead(start: int) -> list[tuple[Block, BlockKind]]:
+        window = slice(start, start + LOOKAHEAD_BLOCKS)
+        return list(zip(blocks[window], kinds[window], strict=True))
+
     sections: list[Section] = []
     heading: tuple[Block, ...] = ()
     body: list[Block] = []
     i = 0
     while i < len(blocks):
-        following = list(zip(blocks[i + 1 :], kinds[i + 1 :], strict=True))
         if kinds[i] is BlockKind.HEADLINE:
             end = i
             while end < len(blocks) and kinds[end] is BlockKind.HEADLINE:
                 end += 1
             group = tuple(blocks[i:end])
-            following = following[end - i - 1 :]
-            if not (sections or heading or body) or starts_article(group, following):
+            if not (sections or heading or body) or starts_article(group, lookahead(end)):
                 if heading or body:
                     sections.append(Section(heading, tuple(body)))
                 heading, body = group, []
@@ -273,7 +281,7 @@ def split_sections(blocks: Sequence[Block]) -> list[Section]:
                 body.extend(group)
             i = end
             continue
-        if body and starts_unheaded_article(blocks[i], kinds[i], following):
+        if body and starts_unheaded_article(blocks[i], kinds[i], lookahead(i + 1)):
             sections.append(Section(heading, tuple(body)))
             heading, body = (), []
         body.append(blocks[i])
@@ -393,7 +401,10 @@ def draft_article(section: Section) -> Draft:
             end = i
             while end < len(blocks) and classify_block(blocks[end]) is BlockKind.HEADLINE:
                 end += 1
-            pieces.extend(inner_heading_pieces(blocks[i:end], subheads_allowed=subheads_allowed))
+            group = blocks[i:end]
+            if not any(p.role is Role.BODY for p in pieces):
+                group = group[1:]  # a label between byline and lead (`聚焦 巴宜`), not a subhead
+            pieces.extend(inner_heading_pieces(group, subheads_allowed=subheads_allowed))
             i = end
             continue
         i += 1

@@ -199,6 +199,13 @@ def test_subheads_inside_a_feature_stay_in_the_article() -> None:
     assert [p.text for p in article.paragraphs] == ["导语一段。", "看病不再翻山越岭", "小节正文。"]
 
 
+def test_label_between_byline_and_lead_is_dropped() -> None:
+    (article,) = split_articles(
+        page("长篇标题", "本报记者 甲乙", "聚焦 巴宜", "导语。", "小节", "正文。")
+    )
+    assert [p.text for p in article.paragraphs] == ["导语。", "小节", "正文。"]
+
+
 def test_level_three_marks_are_subheads_and_level_two_are_articles() -> None:
     assert headlines(
         "# 综述标题", "本报记者 甲乙", "正文。", "### 小节", "正文二。", "## 另一篇", "正文三。"
