@@ -96,7 +96,7 @@ def decode_story_bytes(raw: bytes) -> tuple[str, str]:
             continue
         if looks_like_text(text):
             return text, encoding
-        raise UndecodableError(f"binary (decodes as {encoding} but is mostly unprintable)")
+        raise UndecodableError(f"binary (control characters when decoded as {encoding})")
     raise UndecodableError("not UTF-8 or GB18030 text")
 
 

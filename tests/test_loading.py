@@ -64,7 +64,7 @@ def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
 def test_binary_is_rejected_even_without_nul_bytes() -> None:
     # 0x81..0xFE pairs are valid GB18030, so this decodes; it must still be refused
     noise = bytes(range(0x81, 0xFF)) * 20 + bytes(range(1, 9)) * 40
-    with pytest.raises(UndecodableError):
+    with pytest.raises(UndecodableError, match="binary"):
         decode_story_bytes(noise)
 
 
