@@ -81,6 +81,7 @@ def build_application(
 ) -> BotApplication:
     """The Application with its services bound in bot_data and every handler registered."""
     quiet_url_loggers()
+    redact_token_in_logs(token)  # before the builder: the bot logs its URL when created
     load = load or _default_loader()
     read_generation = read_generation or _default_generation_reader()
     notifier = notifier or SystemdNotifier.from_env()
@@ -205,7 +206,6 @@ def serve(settings: Settings) -> int:
     except TokenError as exc:
         print(f"newsqa serve: {exc}", file=sys.stderr)
         return 2
-    redact_token_in_logs(token)
     application = build_application(settings, token)
 
     async def main() -> None:
@@ -232,7 +232,7 @@ def quiet_url_loggers() -> None:
 
 
 class _TokenRedactor(logging.Filter):
-    """A last line of defence: replace the token in any formatted record a handler emits."""
+    """Replaces the token in any record; PTB logs its API URL (token included) at DEBUG."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
@@ -246,10 +246,19 @@ class _TokenRedactor(logging.Filter):
 
 
 def redact_token_in_logs(token: str) -> None:
-    """Attach the redactor to every handler of the root logger (the CLI configured them)."""
+    """Filter the loggers that could see the token (PTB's, httpx's) and the root handlers."""
     redactor = _TokenRedactor(token)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
+    names = [
+        name
+        for name in logging.root.manager.loggerDict
+        if name.split(".", 1)[0] in ("telegram", *_URL_LOGGERS)
+    ]
+    targets: list[logging.Filterer] = [logging.getLogger(name) for name in names]
+    targets.extend(logging.getLogger().handlers)
+    for target in targets:
+        for old in [f for f in target.filters if isinstance(f, _TokenRedactor)]:
+            target.removeFilter(old)
+        target.addFilter(redactor)
 
 
 def _default_loader() -> EngineLoader:

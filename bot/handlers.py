@@ -215,8 +215,10 @@ async def check_allowed(update: Update, context: BotContext) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer(words.not_allowed, show_alert=True)
     elif chat.type == ChatType.PRIVATE:
-        if user is not None and services.rate.take(user.id) is not RateDecision.SILENT:
-            await _send(chat, render_words(words.not_allowed))
+        message = update.effective_message
+        if message is not None and user is not None:
+            if services.rate.take(user.id) is not RateDecision.SILENT:
+                await _reply(message, render_words(words.not_allowed))
     elif not _bot_left(update):
         log.info("leaving chat %s: not on the allow-list", chat.id)
         with contextlib.suppress(TelegramError):
@@ -236,8 +238,8 @@ async def on_error(update: object, context: BotContext) -> None:
     with contextlib.suppress(TelegramError):
         if update.callback_query is not None:
             await update.callback_query.answer(words.error, show_alert=True)
-        elif update.effective_message is not None and update.effective_chat is not None:
-            await _send(update.effective_chat, render_words(words.error))
+        elif update.effective_message is not None:
+            await _reply(update.effective_message, render_words(words.error))
 
 
 async def _search(services: BotServices, work: Callable[[], T]) -> T:

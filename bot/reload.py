@@ -14,7 +14,7 @@ from index.settings import Settings
 log = logging.getLogger(__name__)
 
 # A question every valid index can answer (or abstain on) without raising.
-_PROBE_QUESTION = "测试"
+PROBE_QUESTION = "测试"
 
 EngineLoader = Callable[[Settings], QAEngine]
 GenerationReader = Callable[[Path], "str | None"]
@@ -123,5 +123,5 @@ class IndexReloader:
         if generation is not None and loaded != generation:
             # The current pointer moved again while we loaded; the next check picks it up.
             log.info("loaded generation %s while %s was current", loaded, generation)
-        engine.answer(_PROBE_QUESTION)
+        engine.answer(PROBE_QUESTION)
         return Serving(engine, loaded)

@@ -2,38 +2,299 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.bot_harness import HEADLINE, EngineSource, FakeEngine, bot_settings, running_bot
-from tests.fake_bot_api import BOT_ID, BOT_USERNAME, FakeBotApi, bold_parts, buttons, visible_text
+from bot.feedback import FeedbackLog
+from bot.reload import PROBE_QUESTION
+from tests.bot_harness import (
+    HEADLINE,
+    EngineSource,
+    FakeEngine,
+    RunningBot,
+    bot_settings,
+    running_bot,
+)
+from tests.fake_bot_api import (
+    BOT_ID,
+    BOT_USERNAME,
+    TOKEN,
+    FakeBotApi,
+    bold_parts,
+    buttons,
+    visible_text,
+)
+
+GROUP = -100123
 
 
 @pytest.fixture
-async def api() -> FakeBotApi:
+async def api() -> AsyncIterator[FakeBotApi]:
     server = FakeBotApi()
     await server.start()
     yield server
     await server.stop()
 
 
-async def test_private_question_gets_one_cited_answer(api: FakeBotApi, tmp_path: Path) -> None:
-    source = EngineSource(FakeEngine())
+@pytest.fixture
+def engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+async def bot(api: FakeBotApi, engine: FakeEngine, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    source = EngineSource(engine)
     settings = bot_settings(api, tmp_path)
-    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
-        user = api.user(1001)
-        question = await api.send_text(api.private_chat(1001), user, "聂荣县远程会诊多少场")
-        await api.wait_for(lambda: bool(api.replies_to(question)), what="an answer")
-        await api.settle()
-    replies = api.replies_to(question)
-    assert len(replies) == 1
-    text = visible_text(replies[0]["text"])
+    async with running_bot(
+        settings, api, load=source.load, read_generation=source.read_generation
+    ) as running:
+        yield running
+
+
+async def ask(api: FakeBotApi, chat: dict[str, Any], user: dict[str, Any], text: str) -> Any:
+    """Send one message and return the bot's single reply to it."""
+    message = await api.send_text(chat, user, text)
+    await api.wait_for(lambda: bool(api.replies_to(message)), what=f"a reply to {text[:20]!r}")
+    await api.settle()
+    replies = api.replies_to(message)
+    assert len(replies) == 1, [visible_text(r["text"]) for r in replies]
+    return replies[0]
+
+
+async def test_private_question_gets_one_cited_answer(bot: RunningBot) -> None:
+    api = bot.api
+    reply = await ask(api, api.private_chat(1001), api.user(1001), "聂荣县远程会诊多少场")
+    text = visible_text(reply["text"])
     assert "90余场次" in text
     assert f"《{HEADLINE}》 · 001_a156c6055a039714.txt · ¶7" in text
-    assert "90余场次" in bold_parts(replies[0]["text"])
-    assert "<script>alert('x')</script>" in text  # story text shown literally
-    labels = [b["text"] for b in buttons(replies[0])]
+    assert "90余场次" in bold_parts(reply["text"])
+    assert "<script>alert('x')</script>" in text  # story text is shown literally
+    labels = [b["text"] for b in buttons(reply)]
     assert labels[:3] == ["原文 1", "原文 2", "原文 3"]
     assert {"更多", "👍", "👎"} <= set(labels)
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons(reply))
     assert api.calls_to("sendChatAction")
+
+
+async def test_command_menu_is_set_in_both_languages(bot: RunningBot) -> None:
+    commands = bot.api.commands
+    assert {c["command"] for c in commands[""]} == {"start", "help", "ask", "about"}
+    assert {c["description"] for c in commands["zh"]} >= {"使用说明", "索引信息"}
+
+
+async def test_group_answers_only_when_addressed(bot: RunningBot) -> None:
+    api = bot.api
+    group, user = api.group_chat(GROUP), api.user(2001)
+    chatter = await api.send_text(group, user, "聂荣县远程会诊多少场")
+    other_bot_command = await api.send_text(group, user, "/ask@some_other_bot 聂荣县")
+    await api.settle()
+    assert api.replies_to(chatter) == []
+    assert api.replies_to(other_bot_command) == []
+
+    mention = await ask(api, group, user, f"@{BOT_USERNAME} 聂荣县远程会诊多少场")
+    assert "90余场次" in visible_text(mention["text"])
+    command = await ask(api, group, user, f"/ask@{BOT_USERNAME} 聂荣县远程会诊多少场")
+    assert "90余场次" in visible_text(command["text"])
+    plain_command = await ask(api, group, user, "/ask 聂荣县远程会诊多少场")
+    assert "90余场次" in visible_text(plain_command["text"])
+    # The engine saw the question without the command or the mention.
+    assert set(bot_engine_calls(bot)) == {"聂荣县远程会诊多少场"}
+
+    follow_up = await api.send_text(group, user, "聂荣县呢？", reply_to=mention)
+    await api.wait_for(lambda: bool(api.replies_to(follow_up)), what="a reply to a reply")
+    empty = await ask(api, group, user, "/ask")
+    assert "/ask" in visible_text(empty["text"])
+
+
+def bot_engine_calls(bot: RunningBot) -> list[str]:
+    serving = bot.application.bot_data.services.engines.serving
+    assert serving is not None
+    engine = serving.engine
+    assert isinstance(engine, FakeEngine)
+    return [q for q in engine.calls if q != PROBE_QUESTION]
+
+
+async def test_edits_and_other_bots_are_ignored(bot: RunningBot) -> None:
+    api = bot.api
+    chat, user = api.private_chat(3001), api.user(3001)
+    answered = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    await api.edit_text(answered, "聂荣县？")
+    robot = {"id": 42, "is_bot": True, "first_name": "Other", "username": "other_bot"}
+    from_bot = await api.send_text(api.private_chat(42), robot, "聂荣县远程会诊多少场")
+    await api.settle()
+    assert api.replies_to(from_bot) == []
+    assert len(api.sent) == 1
+
+
+async def test_source_button_shows_the_passage_with_neighbours(bot: RunningBot) -> None:
+    api = bot.api
+    chat, user = api.private_chat(4001), api.user(4001)
+    answer = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    source = next(b for b in buttons(answer) if b["text"] == "原文 2")
+    await api.press(answer, source["callback_data"], user)
+    await api.wait_for(lambda: len(api.sent) == 2, what="the passage")
+    passage = api.sent[1]
+    text = visible_text(passage["text"])
+    assert f"《{HEADLINE}》" in text
+    assert "¶1 段落1" in text and "¶3 段落3" in text
+    assert bold_parts(passage["text"])[-1] == "段落2：聂荣县 <i>原文</i> & 医疗"
+    assert api.calls_to("answerCallbackQuery")
+
+
+async def test_unknown_source_gets_an_alert(bot: RunningBot) -> None:
+    api = bot.api
+    chat, user = api.private_chat(4101), api.user(4101)
+    answer = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    await api.press(answer, "src:gone-c001", user)
+    await api.wait_for(lambda: bool(api.calls_to("answerCallbackQuery")), what="an alert")
+    alert = api.calls_to("answerCallbackQuery")[0].params
+    assert "不在当前索引" in alert["text"]
+    assert len(api.sent) == 1
+
+
+async def test_more_pages_on_from_the_replied_question(bot: RunningBot) -> None:
+    api = bot.api
+    chat, user = api.private_chat(5001), api.user(5001)
+    answer = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    more = next(b for b in buttons(answer) if b["text"] == "更多")
+    await api.press(answer, more["callback_data"], user)
+    await api.wait_for(lambda: len(api.sent) == 2, what="page 2")
+    page = api.sent[1]
+    assert "4. 《" in visible_text(page["text"]) and "6. 《" in visible_text(page["text"])
+    # The page replies to the original question, so its own 更多 still finds it.
+    assert page["reply_to_message"]["text"] == "聂荣县远程会诊多少场"
+    next_more = next(b for b in buttons(page) if b["text"] == "更多")
+    assert next_more["callback_data"] == "more:6"
+    await api.press(page, next_more["callback_data"], user)
+    await api.wait_for(lambda: len(api.sent) == 3, what="page 3")
+    last = api.sent[2]
+    assert "7. 《" in visible_text(last["text"]) and "8. 《" in visible_text(last["text"])
+    assert not any(b["text"] == "更多" for b in buttons(last))
+
+
+async def test_feedback_is_recorded(bot: RunningBot, tmp_path: Path) -> None:
+    api = bot.api
+    chat, user = api.private_chat(6001), api.user(6001)
+    answer = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    await api.press(answer, "fb:up", user)
+    await api.press(answer, "fb:down", user)
+    await api.wait_for(lambda: len(api.calls_to("answerCallbackQuery")) == 2, what="thanks")
+    await api.settle()
+    votes = FeedbackLog(tmp_path / "feedback.jsonl").read()
+    assert [v.vote for v in votes] == ["up", "down"]
+    assert votes[0].question == "聂荣县远程会诊多少场"
+    assert votes[0].message_id == answer["message_id"]
+    assert api.calls_to("answerCallbackQuery")[0].params["text"] == "谢谢反馈！"
+
+
+async def test_abstention_says_so_and_offers_passages(bot: RunningBot) -> None:
+    api = bot.api
+    reply = await ask(api, api.private_chat(7001), api.user(7001), "月球上有几个县？")
+    text = visible_text(reply["text"])
+    assert text.startswith("没有在报道中找到这个问题的答案")
+    assert "1. 《" in text and "3. 《" in text
+
+
+async def test_english_question_gets_english_wording(bot: RunningBot) -> None:
+    api = bot.api
+    user = api.user(7101, language_code="zh-hans")
+    reply = await ask(api, api.private_chat(7101), user, "How many trains run daily?")
+    assert visible_text(reply["text"]).startswith("I could not find the answer")
+    assert [b["text"] for b in buttons(reply)][:2] == ["Source 1", "Source 2"]
+
+
+@pytest.mark.parametrize(
+    ("language_code", "command", "expected"),
+    [
+        ("zh-hans", "/start", "你好"),
+        ("en", "/start", "Hello"),
+        ("en", "/help", "How to use"),
+        ("zh-hans", "/help", "用法"),
+        ("en", "/about", "253 chunks"),
+        ("zh", "/about", "片段 253 个"),
+    ],
+)
+async def test_commands_in_the_users_language(
+    bot: RunningBot, language_code: str, command: str, expected: str
+) -> None:
+    api = bot.api
+    user = api.user(8001, language_code=language_code)
+    reply = await ask(api, api.private_chat(8001), user, command)
+    assert expected in visible_text(reply["text"])
+
+
+async def test_hostile_input_gets_bounded_polite_replies(bot: RunningBot) -> None:
+    api = bot.api
+    chat, user = api.private_chat(9001), api.user(9001)
+    markup = await ask(api, chat, user, "<b>聂荣县</b> & <a href='x'>远程会诊</a>多少场")
+    assert "90余场次" in visible_text(markup["text"])
+    assert bot_engine_calls(bot)[-1] == "<b>聂荣县</b> & <a href='x'>远程会诊</a>多少场"
+    too_long = await ask(api, chat, user, "聂" * 4096)
+    assert "太长" in visible_text(too_long["text"])
+    emoji = await ask(api, chat, user, "🙂🙂🙂")
+    assert "文字" in visible_text(emoji["text"])
+    sticker = await api.send_sticker(chat, user)
+    await api.wait_for(lambda: bool(api.replies_to(sticker)), what="a sticker reply")
+    assert "文字问题" in visible_text(api.replies_to(sticker)[0]["text"])
+    group_photo = await api.send_photo(api.group_chat(GROUP), user)
+    await api.settle()
+    assert api.replies_to(group_photo) == []
+
+
+async def test_burst_from_one_user_is_rate_limited_once(bot: RunningBot) -> None:
+    api = bot.api
+    chat, user = api.private_chat(9101), api.user(9101)
+    for n in range(30):
+        await api.send_text(chat, user, f"聂荣县远程会诊多少场 {n}")
+    await api.wait_for(lambda: len(api.sent) >= 6, what="answers and one notice")
+    await api.settle()
+    texts = [visible_text(m["text"]) for m in api.sent]
+    assert sum("90余场次" in t for t in texts) == 5  # the burst allowance
+    assert sum("太快" in t for t in texts) == 1  # told once, then silence
+    assert len(texts) == 6
+
+
+async def test_engine_failure_is_logged_and_answered_politely(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = bot.api
+    with caplog.at_level(logging.ERROR, logger="bot.handlers"):
+        reply = await ask(api, api.private_chat(9201), api.user(9201), "聂荣县 boom")
+    assert "出了点问题" in visible_text(reply["text"])
+    assert any(r.exc_info and "engine exploded" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_allow_list_refuses_and_leaves(api: FakeBotApi, tmp_path: Path) -> None:
+    source = EngineSource(FakeEngine())
+    settings = bot_settings(api, tmp_path, allowed_chats=[1111, GROUP])
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        served = await ask(api, api.private_chat(1111), api.user(1111), "聂荣县远程会诊多少场")
+        assert "90余场次" in visible_text(served["text"])
+        stranger = await api.send_text(api.private_chat(2222), api.user(2222), "聂荣县")
+        other_group = api.group_chat(-100999, "Elsewhere")
+        await api.add_bot_to_group(other_group, api.user(2222))
+        await api.wait_for(lambda: -100999 in api.left_chats, what="leaving the group")
+        await api.settle()
+    refusals = api.replies_to(stranger)
+    assert len(refusals) == 1 and "指定的聊天" in visible_text(refusals[0]["text"])
+    assert "指定的聊天" in visible_text(api.sent_to(-100999)[0]["text"])
+    assert GROUP not in api.left_chats
+
+
+async def test_token_stays_out_of_logs(
+    api: FakeBotApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = EngineSource(FakeEngine())
+    settings = bot_settings(api, tmp_path)
+    caplog.set_level(logging.DEBUG)
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        await ask(api, api.private_chat(1), api.user(1), "聂荣县远程会诊多少场")
+    secret = TOKEN.split(":", 1)[1]
+    assert len(caplog.records) > 10  # the run did log, at DEBUG
+    assert not [r for r in caplog.records if secret in r.getMessage()]
+    assert secret not in caplog.text
+    assert BOT_ID  # the bot id (before the colon) is public and may be logged
