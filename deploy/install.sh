@@ -183,9 +183,10 @@ install_units() {
 }
 
 create_state_dirs() {
-  # systemd creates these too (StateDirectory=); stories/ must exist before the first build.
-  mkdir -p "$R/var/lib"
-  install -d -m 0750 -o "$USER_UID" -g "$USER_GID" "$STATE_DIR" "$STATE_DIR/stories"
+  # systemd creates these too (StateDirectory=, CacheDirectory=), but stories/ must exist
+  # before the first build and the cache before a model is downloaded into it.
+  mkdir -p "$R/var/lib" "$R/var/cache"
+  install -d -m 0750 -o "$USER_UID" -g "$USER_GID" "$STATE_DIR" "$STATE_DIR/stories" "$CACHE_DIR"
 }
 
 start_services() {
@@ -281,7 +282,7 @@ do_uninstall() {
     # In a throwaway root, also the parent directories this script made (when empty).
     local dir
     for dir in "$UNIT_DIR" "$R/etc/systemd" "$R/etc/sysusers.d" "$(dirname "$DEST")" \
-      "$R/var/lib" "$R/var" "$R/etc"; do
+      "$R/var/lib" "$R/var/cache" "$R/var" "$R/etc"; do
       rmdir "$dir" 2>/dev/null || true
     done
   fi

@@ -171,6 +171,8 @@ def test_uninstall_removes_what_it_created_and_keeps_the_data(root: Path) -> Non
         "var/lib/newsqa",
         "var/lib/newsqa/stories",
         "var/lib/newsqa/stories/story.txt",
+        "var/cache",
+        "var/cache/newsqa",
     }
     changed = {p for p in before if before[p] != after[p]}
     assert changed <= {"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow"}
