@@ -1,4 +1,4 @@
-"""The `newsqa` command: nouns and verbs (`index build`, `ask`, `eval`, `bench`, `serve`, `chat`)."""
+"""The `newsqa` command, grouped by noun: `index build`, `ask`, `eval`, `bench`, `serve`, `chat`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _configure_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     # httpx logs request URLs, which carry the bot token, at INFO.
-    for noisy in ("httpx", "httpcore", "jieba", "sentence_transformers", "faiss"):
+    for noisy in ("httpx", "httpcore", "jieba", "sentence_transformers", "faiss", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -22,5 +22,5 @@ class QAEngine(Protocol):
         ...
 
     def context(self, chunk_id: str, radius: int = 1) -> PassageContext | None:
-        """The passage behind a chunk id with `radius` neighbouring paragraphs, or None if unknown."""
+        """The passage behind a chunk id with `radius` neighbouring paragraphs, or None."""
         ...

@@ -1,4 +1,4 @@
-"""Specific errors raised inside `index/`; the CLI turns them into one line, the bot into a polite reply."""
+"""Errors raised inside `index/`: the CLI turns them into one line, the bot into a polite reply."""
 
 
 class NewsqaError(Exception):

@@ -19,5 +19,7 @@ def render_text(result: QAResult) -> str:
         src = answer.source
         lines.append(f"——《{src.article}》 · {src.file} · ¶{src.paragraph}")
     for n, passage in enumerate(result.passages, start=1):
-        lines.append(f"[{n}] 《{passage.article}》 {passage.file} ¶{passage.paragraph}: {passage.text}")
+        lines.append(
+            f"[{n}] 《{passage.article}》 {passage.file} ¶{passage.paragraph}: {passage.text}"
+        )
     return "\n".join(lines)

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, description="passages returned with an answer")
     candidates: int = Field(30, ge=1, description="candidates taken from each retriever")
     # FAISS switches from exact to approximate search above this many chunks (measured by bench).
-    ann_threshold: int = Field(200_000, ge=1)
+    ann_threshold: int = Field(50_000, ge=1)
     max_answer_chars: int = Field(300, ge=40)
 
     # --- bot ----------------------------------------------------------------------------

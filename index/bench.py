@@ -1,0 +1,195 @@
+"""`newsqa bench`: query latency, cold build, one-story rebuild and FAISS scaling, measured here.
+
+Every figure comes with its baseline from the same run: the naive recipe's latency, the cold
+build for the rebuild, exact FAISS search for the approximate index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.settings import Settings
+
+LATENCY_QUESTIONS = (
+    "聂荣县远程会诊多少场",
+    "日喀则两癌筛查做了多少人",
+    "康马县委书记叫什么名字",
+    "How many experts did the hospital send?",
+    "麦地卡乡是哪个县的",
+    "巴宜社会救助热线电话多少",
+)
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    values = np.array(samples)
+    return {
+        "p50_ms": round(float(np.percentile(values, 50)), 2),
+        "p95_ms": round(float(np.percentile(values, 95)), 2),
+    }
+
+
+def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
+    """Cold build, rebuild after one story changed, and warm end-to-end query latency."""
+    from index.build import build_generation
+    from index.embedding import load_embedder
+    from index.evaluate import NaiveBaseline
+    from index.service import load_engine
+
+    with tempfile.TemporaryDirectory(prefix="newsqa-bench-") as tmp:
+        root = Path(tmp)
+        docs = root / "stories"
+        shutil.copytree(settings.docs_dir, docs)
+        local = settings.model_copy(
+            update={"docs_dir": docs, "index_dir": root / "index", "cache_dir": root / "cache"}
+        )
+        started = time.perf_counter()
+        embedder = load_embedder(local.embedder, local.cache_dir, local.embed_batch_size)
+        cold = build_generation(local, embedder=embedder)
+        cold_s = time.perf_counter() - started
+
+        changed = sorted(docs.glob("*.txt"))[0]
+        changed.write_text(
+            changed.read_text("utf-8") + "\n\n本报讯 一则新增的简讯用于测量增量重建。\n", "utf-8"
+        )
+        started = time.perf_counter()
+        rebuild = build_generation(local, embedder=embedder)
+        rebuild_s = time.perf_counter() - started
+
+        engine = load_engine(local, embedder=embedder)
+        for question in LATENCY_QUESTIONS:  # warm-up: jieba, caches
+            engine.answer(question)
+        ours = [engine.answer(q).elapsed_ms for _ in range(rounds) for q in LATENCY_QUESTIONS]
+        naive = NaiveBaseline(docs, embedder)
+        theirs = [naive.answer(q).elapsed_ms for _ in range(rounds) for q in LATENCY_QUESTIONS]
+    return {
+        "cold_build_s": round(cold_s, 2),
+        "cold_build_chunks": cold.chunks,
+        "rebuild_one_story_s": round(rebuild_s, 2),
+        "rebuild_embedded_chunks": rebuild.embedded,
+        "rebuild_vs_cold": round(rebuild_s / cold_s, 3),
+        "query_newsqa": _percentiles(ours),
+        "query_naive_baseline": _percentiles(theirs),
+    }
+
+
+def scale_once(
+    count: int, dimension: int, ann_threshold: int, queries: int = 200
+) -> dict[str, Any]:
+    """One scaling point, run in its own process so peak RSS is this point's alone."""
+    from index.dense import FLAT, build_dense_index, choose_index_type, search_dense
+
+    rng = np.random.default_rng(7)
+    # Clustered vectors: uniform noise would make every index look equally good.
+    centres = rng.standard_normal((256, dimension)).astype(np.float32)
+    labels = rng.integers(0, len(centres), size=count)
+    vectors = centres[labels] + 0.6 * rng.standard_normal((count, dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    picks = rng.integers(0, count, size=queries)
+    probes = vectors[picks] + 0.2 * rng.standard_normal((queries, dimension)).astype(np.float32)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+
+    def run(index_type: str) -> tuple[Any, float, list[float]]:
+        started = time.perf_counter()
+        index = build_dense_index(vectors, index_type)
+        built = time.perf_counter() - started
+        times = []
+        for probe in probes:
+            t = time.perf_counter()
+            search_dense(index, probe, 10)
+            times.append((time.perf_counter() - t) * 1000)
+        return index, built, times
+
+    chosen = choose_index_type(count, ann_threshold)
+    exact, exact_build, exact_times = run(FLAT)
+    result: dict[str, Any] = {
+        "chunks": count,
+        "index_type": chosen,
+        "exact_build_s": round(exact_build, 2),
+        "exact_query": _percentiles(exact_times),
+    }
+    if chosen != FLAT:
+        approx, build_s, times = run(chosen)
+        recall = []
+        for probe in probes[:100]:
+            _, truth = search_dense(exact, probe, 10)
+            _, got = search_dense(approx, probe, 10)
+            recall.append(len(set(truth.tolist()) & set(got.tolist())) / 10)
+        result.update(
+            {
+                "build_s": round(build_s, 2),
+                "query": _percentiles(times),
+                "recall@10_vs_exact": round(float(np.mean(recall)), 3),
+                "speedup_p95_vs_exact": round(
+                    _percentiles(exact_times)["p95_ms"] / max(_percentiles(times)["p95_ms"], 1e-6),
+                    1,
+                ),
+            }
+        )
+    else:
+        result.update({"build_s": result["exact_build_s"], "query": result["exact_query"]})
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def bench_scaling(settings: Settings, sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for count in sizes:
+        proc = subprocess.run(
+            [sys.executable, "-m", "index.bench", str(count), str(settings.ann_threshold)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "OMP_NUM_THREADS": str(os.cpu_count() or 1)},
+        )
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def format_report(report: dict[str, Any]) -> str:
+    corpus = report["corpus"]
+    lines = [
+        f"cold build ({corpus['cold_build_chunks']} chunks):   {corpus['cold_build_s']} s",
+        f"rebuild, one story changed: {corpus['rebuild_one_story_s']} s "
+        f"({corpus['rebuild_embedded_chunks']} chunks embedded; "
+        f"{corpus['rebuild_vs_cold']}x of cold)",
+        "warm query, end to end:     p50 {p50_ms} ms / p95 {p95_ms} ms".format(
+            **corpus["query_newsqa"]
+        ),
+        "  naive baseline (same run): p50 {p50_ms} ms / p95 {p95_ms} ms".format(
+            **corpus["query_naive_baseline"]
+        ),
+        "",
+        "scaling (synthetic 384-d vectors, top-10 search):",
+        f"{'chunks':>9} {'index':>14} {'build s':>8} {'p95 ms':>8} {'exact p95':>9} "
+        f"{'recall@10':>9} {'peak RSS MB':>11}",
+    ]
+    for row in report["scaling"]:
+        lines.append(
+            f"{row['chunks']:>9} {row['index_type']:>14} {row['build_s']:>8} "
+            f"{row['query']['p95_ms']:>8} {row['exact_query']['p95_ms']:>9} "
+            f"{row.get('recall@10_vs_exact', 1.0):>9} {row['peak_rss_mb']:>11}"
+        )
+    return "\n".join(lines)
+
+
+def run_benchmarks(settings: Settings, quick: bool = False, json_path: Path | None = None) -> str:
+    sizes = (10_000, 100_000) if quick else (10_000, 100_000, 1_000_000)
+    report = {"corpus": bench_corpus(settings), "scaling": bench_scaling(settings, sizes)}
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2), "utf-8")
+    return format_report(report)
+
+
+if __name__ == "__main__":
+    print(json.dumps(scale_once(int(sys.argv[1]), 384, int(sys.argv[2]))))

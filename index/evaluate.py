@@ -1,0 +1,259 @@
+"""`newsqa eval`: score newsqa and the naive recipe side by side on a QA set, in one run.
+
+Metric definitions follow ../shared/eval/README.md. Highlight exact: the highlight contains the
+gold answer and is at most max(2·len(gold), len(gold)+8) characters long.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embedding import Embedder, load_embedder
+from index.loading import load_pages
+from index.models import QAResult
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class QAItem:
+    id: str
+    question: str
+    answers: tuple[str, ...]  # empty when no story answers it
+    file: str | None
+    lang: str
+    kind: str
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+def read_qa(path: Path) -> list[QAItem]:
+    items: list[QAItem] = []
+    for line in path.read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        row: dict[str, Any] = json.loads(line)
+        answers = row.get("answers") or ([row["answer"]] if row.get("answer") else [])
+        items.append(
+            QAItem(
+                id=str(row["id"]),
+                question=str(row["question"]),
+                answers=tuple(str(a) for a in answers),
+                file=row.get("file"),
+                lang=str(row.get("lang", "zh")),
+                kind=str(row.get("kind", "other" if answers else "unanswerable")),
+            )
+        )
+    return items
+
+
+def squash(text: str) -> str:
+    return _SPACE.sub("", text)
+
+
+def contains_any(text: str, answers: Iterable[str]) -> bool:
+    flat = squash(text)
+    return any(squash(a) in flat for a in answers)
+
+
+def highlight_exact(highlight: str | None, answers: Sequence[str]) -> bool:
+    if not highlight:
+        return False
+    flat = squash(highlight)
+    for answer in answers:
+        gold = squash(answer)
+        if gold in flat and len(flat) <= max(2 * len(gold), len(gold) + 8):
+            return True
+    return False
+
+
+@dataclass
+class Scores:
+    """Counts behind every figure of one system on one QA set."""
+
+    name: str
+    answerable: int = 0
+    unanswerable: int = 0
+    answer_at_1: int = 0
+    highlight: int = 0
+    hit_at_1: int = 0
+    hit_at_3: int = 0
+    hit_at_5: int = 0
+    abstained_unanswerable: int = 0
+    abstained_answerable: int = 0
+    by_lang: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, item: QAItem, result: QAResult) -> dict[str, Any]:
+        self.latencies_ms.append(result.elapsed_ms)
+        if not item.answerable:
+            self.unanswerable += 1
+            self.abstained_unanswerable += int(result.abstained)
+            return {"abstained": result.abstained}
+        self.answerable += 1
+        ok = (
+            not result.abstained
+            and result.answer is not None
+            and result.answer.source.file == item.file
+            and contains_any(result.answer.text, item.answers)
+        )
+        hl = bool(
+            not result.abstained
+            and result.answer is not None
+            and highlight_exact(result.answer.highlight, item.answers)
+        )
+        hits = [p.file == item.file and contains_any(p.text, item.answers) for p in result.passages]
+        self.answer_at_1 += int(ok)
+        self.highlight += int(hl)
+        self.hit_at_1 += int(any(hits[:1]))
+        self.hit_at_3 += int(any(hits[:3]))
+        self.hit_at_5 += int(any(hits[:5]))
+        self.abstained_answerable += int(result.abstained)
+        lang = self.by_lang[item.lang]
+        lang[0] += int(ok)
+        lang[1] += 1
+        return {"answer_ok": ok, "highlight_ok": hl, "hit@3": any(hits[:3])}
+
+    def rows(self) -> dict[str, str]:
+        def rate(n: int, d: int) -> str:
+            return f"{n / d:.3f} ({n}/{d})" if d else "n/a"
+
+        out = {"answer@1": rate(self.answer_at_1, self.answerable)}
+        for lang in sorted(self.by_lang):
+            ok, total = self.by_lang[lang]
+            out[f"answer@1 [{lang}]"] = rate(ok, total)
+        out["highlight exact"] = rate(self.highlight, self.answerable)
+        out["passages hit@1"] = rate(self.hit_at_1, self.answerable)
+        out["passages hit@3"] = rate(self.hit_at_3, self.answerable)
+        out["passages hit@5"] = rate(self.hit_at_5, self.answerable)
+        out["abstention (unanswerable)"] = rate(self.abstained_unanswerable, self.unanswerable)
+        out["false abstention"] = rate(self.abstained_answerable, self.answerable)
+        if self.latencies_ms:
+            lat = np.array(self.latencies_ms)
+            out["latency p50/p95 ms"] = (
+                f"{np.percentile(lat, 50):.1f} / {np.percentile(lat, 95):.1f}"
+            )
+        return out
+
+
+def format_table(systems: Sequence[Scores]) -> str:
+    rows = [s.rows() for s in systems]
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    width = max(len(k) for k in keys) + 2
+    header = "metric".ljust(width) + "".join(s.name.ljust(22) for s in systems)
+    lines = [header, "-" * len(header)]
+    for key in keys:
+        lines.append(key.ljust(width) + "".join(r.get(key, "n/a").ljust(22) for r in rows))
+    return "\n".join(lines)
+
+
+class NaiveBaseline:
+    """The common recipe: 500/50 character chunks of raw files, FAISS, e5; top chunk = answer."""
+
+    name = "naive baseline"
+
+    def __init__(self, docs_dir: Path, embedder: Embedder, top_k: int = 5) -> None:
+        import faiss
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        splitter = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50)
+        self._chunks: list[tuple[str, str]] = []
+        for page in load_pages(docs_dir).pages:
+            self._chunks += [(page.file, t) for t in splitter.split_text(page.text)]
+        vectors = embedder.embed_passages([t for _, t in self._chunks])
+        self._index = faiss.IndexFlatIP(vectors.shape[1])
+        self._index.add(vectors)
+        self._embedder = embedder
+        self._top_k = top_k
+
+    def answer(self, question: str) -> QAResult:
+        from index.models import AnswerSpan, Passage, Source
+
+        started = time.perf_counter()
+        query = self._embedder.embed_queries([question])
+        scores, ids = self._index.search(query, self._top_k)
+        passages = tuple(
+            Passage(
+                chunk_id=str(i),
+                text=self._chunks[i][1],
+                file=self._chunks[i][0],
+                article="",
+                paragraph=0,
+                score=float(s),
+            )
+            for s, i in zip(scores[0], ids[0], strict=True)
+            if i >= 0
+        )
+        top = passages[0]
+        return QAResult(
+            question=question,
+            abstained=False,
+            answer=AnswerSpan(text=top.text, highlight=None, source=Source(top.file, "", 0)),
+            passages=passages,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+
+def run_evaluation(
+    settings: Settings,
+    qa_path: Path,
+    baseline: bool = True,
+    details_path: Path | None = None,
+) -> str:
+    """Build a throwaway index from settings.docs_dir, answer every question, print the table."""
+    from index.build import build_generation
+    from index.service import load_engine
+
+    items = read_qa(qa_path)
+    embedder = load_embedder(settings.embedder, settings.cache_dir, settings.embed_batch_size)
+    with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
+        eval_settings = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
+        summary = build_generation(eval_settings, progress=False, embedder=embedder)
+        engine = load_engine(eval_settings, embedder=embedder)
+        systems: list[tuple[Scores, Any]] = [(Scores("newsqa"), engine)]
+        if baseline:
+            systems.append((Scores(NaiveBaseline.name), NaiveBaseline(settings.docs_dir, embedder)))
+        details: list[dict[str, Any]] = []
+        for scores, system in systems:
+            for item in items:
+                result = system.answer(item.question)
+                verdict = scores.add(item, result)
+                if scores.name == "newsqa":
+                    details.append(
+                        {
+                            "id": item.id,
+                            "question": item.question,
+                            "gold": list(item.answers),
+                            "file": item.file,
+                            "kind": item.kind,
+                            "lang": item.lang,
+                            **verdict,
+                            "result": result.to_json(),
+                        }
+                    )
+    if details_path:
+        details_path.write_text(
+            "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in details), "utf-8"
+        )
+    head = (
+        f"{qa_path.name}: {len(items)} questions "
+        f"({sum(i.answerable for i in items)} answerable) over {summary.stories} stories, "
+        f"{summary.chunks} chunks, embedder {embedder.id}"
+    )
+    return head + "\n" + format_table([s for s, _ in systems])

@@ -1,0 +1,107 @@
+"""Hybrid retrieval: dense (FAISS) + BM25 over chunks, lifted by BM25 over whole articles.
+
+The article score carries facts a chunk does not repeat: a chunk that says only 全县 still
+belongs to the article about 聂荣县.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from index.dense import search_dense
+from index.embedding import Embedder
+from index.lexical import bm25_scores
+from index.models import Chunk, Hit
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights of the three normalised signals; measured on the dev sets (see README)."""
+
+    dense: float = 0.5
+    lexical: float = 0.35
+    article: float = 0.15
+
+
+class HybridSearcher:
+    """Ranks chunks for a question; read-only after construction, so threads may share it."""
+
+    def __init__(
+        self,
+        chunks: Sequence[Chunk],
+        chunk_articles: np.ndarray,
+        dense_index: Any,
+        chunk_bm25: Any,
+        article_bm25: Any,
+        embedder: Embedder,
+        weights: FusionWeights | None = None,
+    ) -> None:
+        self.chunks = list(chunks)
+        self._chunk_articles = chunk_articles  # chunk row -> article row
+        self._dense = dense_index
+        self._chunk_bm25 = chunk_bm25
+        self._article_bm25 = article_bm25
+        self.embedder = embedder
+        self.weights = weights or FusionWeights()
+
+    def search(self, question: str, k: int, candidates: int = 30) -> list[Hit]:
+        if not self.chunks:
+            return []
+        query = self.embedder.embed_queries([question])[0]
+        dense_scores, dense_ids = search_dense(self._dense, query, candidates)
+        lexical_all = bm25_scores(self._chunk_bm25, question)
+        article_all = bm25_scores(self._article_bm25, question)
+        lexical_top = np.argsort(-lexical_all)[:candidates]
+        lexical_top = lexical_top[lexical_all[lexical_top] > 0]
+
+        pool = list(dict.fromkeys([*dense_ids.tolist(), *lexical_top.tolist()]))
+        dense_by_row = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
+        floor = float(dense_scores.min()) if len(dense_scores) else 0.0
+        dense = np.array([dense_by_row.get(row, floor) for row in pool], dtype=np.float32)
+        lexical = lexical_all[pool]
+        article = article_all[self._chunk_articles[pool]]
+
+        fused = (
+            self.weights.dense * _min_max(dense)
+            + self.weights.lexical * _by_max(lexical)
+            + self.weights.article * _by_max(article)
+        )
+        order = np.argsort(-fused, kind="stable")
+        hits: list[Hit] = []
+        seen_texts: set[str] = set()
+        for i in order:
+            chunk = self.chunks[pool[i]]
+            if chunk.text in seen_texts:  # a repeated paragraph would waste a result slot
+                continue
+            seen_texts.add(chunk.text)
+            hits.append(
+                Hit(
+                    chunk=chunk,
+                    score=float(fused[i]),
+                    dense_score=float(dense[i]),
+                    lexical_score=float(lexical[i]),
+                )
+            )
+            if len(hits) >= k:
+                break
+        return hits
+
+
+def _min_max(values: np.ndarray) -> np.ndarray:
+    if len(values) == 0:
+        return values
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-9:
+        return np.ones_like(values)
+    return (values - low) / (high - low)
+
+
+def _by_max(values: np.ndarray) -> np.ndarray:
+    high = float(values.max()) if len(values) else 0.0
+    if high <= 0:
+        return np.zeros_like(values)
+    return values / high

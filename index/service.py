@@ -1,0 +1,269 @@
+"""A loaded generation that answers questions: search → extract → abstain or cite."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from index.answer import extract_answer, should_abstain
+from index.build import (
+    ARTICLE_BM25_DIR,
+    ARTICLES_FILE,
+    CHUNK_BM25_DIR,
+    CHUNKS_FILE,
+    DENSE_FILE,
+    chunk_article_rows,
+)
+from index.dense import load_dense_index
+from index.embedding import Embedder, load_embedder
+from index.errors import EmbedderError, IndexInvalidError, IndexNotFoundError
+from index.lexical import load_bm25
+from index.models import (
+    AnswerSpan,
+    Article,
+    Chunk,
+    Hit,
+    IndexInfo,
+    Paragraph,
+    Passage,
+    PassageContext,
+    QAResult,
+    Source,
+)
+from index.question import normalize_question
+from index.search import HybridSearcher
+from index.settings import Settings
+from index.store import CURRENT, Manifest, generation_dirs, validate_generation
+
+log = logging.getLogger(__name__)
+
+# Longer questions are cut before embedding and tokenising: the model reads 512 tokens at most.
+MAX_QUERY_CHARS = 512
+# A cited passage is its paragraph, cut to this many characters around the match.
+MAX_PASSAGE_CHARS = 600
+
+
+class Engine:
+    """Implements `index.engine.QAEngine` over one validated generation."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        path: Path,
+        searcher: HybridSearcher,
+        articles: dict[tuple[str, int], Article],
+        settings: Settings,
+    ) -> None:
+        self.manifest = manifest
+        self.path = path
+        self._searcher = searcher
+        self._articles = articles
+        self._chunks_by_id = {c.id: c for c in searcher.chunks}
+        self._settings = settings
+
+    @property
+    def info(self) -> IndexInfo:
+        return self.manifest.info()
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._searcher.embedder
+
+    def search(self, question: str, k: int) -> list[Hit]:
+        query = normalize_question(question)[:MAX_QUERY_CHARS]
+        if not _has_content(query):
+            return []
+        return self._searcher.search(query, k, candidates=max(self._settings.candidates, k))
+
+    def answer(self, question: str) -> QAResult:
+        started = time.perf_counter()
+        query = normalize_question(question)[:MAX_QUERY_CHARS]
+        hits = (
+            self._searcher.search(query, self._settings.candidates, self._settings.candidates)
+            if _has_content(query)
+            else []
+        )
+        extraction = extract_answer(
+            query, hits, self.embedder, max_chars=self._settings.max_answer_chars
+        )
+        abstained = extraction is None or should_abstain(query, extraction, hits)
+        answer: AnswerSpan | None = None
+        ordered = hits
+        if extraction is not None and not abstained:
+            chunk = extraction.chunk
+            answer = AnswerSpan(
+                text=extraction.text,
+                highlight=extraction.highlight,
+                source=Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph),
+            )
+            # The passage the answer was quoted from is cited first.
+            ordered = [h for h in hits if h.chunk.id == chunk.id] + [
+                h for h in hits if h.chunk.id != chunk.id
+            ]
+        passages = self._passages(ordered, 0, self._settings.top_k)
+        return QAResult(
+            question=question,
+            abstained=abstained,
+            answer=answer,
+            passages=passages,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def more_passages(self, question: str, offset: int, limit: int) -> tuple[Passage, ...]:
+        hits = self.search(question, 2 * (offset + limit))
+        return self._passages(hits, offset, limit)
+
+    def _passages(self, hits: list[Hit], offset: int, limit: int) -> tuple[Passage, ...]:
+        """One passage per paragraph: chunks of the same paragraph would repeat each other."""
+        passages: list[Passage] = []
+        seen: set[tuple[str, int]] = set()
+        for hit in hits:
+            key = (hit.chunk.file, hit.chunk.paragraph)
+            if key in seen:
+                continue
+            seen.add(key)
+            passages.append(self._passage(hit))
+        return tuple(passages[offset : offset + limit])
+
+    def _passage(self, hit: Hit) -> Passage:
+        """The whole cited paragraph (or a window of a long one) around the matched chunk."""
+        chunk = hit.chunk
+        article = self._articles.get((chunk.file, chunk.article_index))
+        text = chunk.text
+        if article is not None:
+            for paragraph in article.paragraphs:
+                if paragraph.number == chunk.paragraph:
+                    text = _window(paragraph.text, chunk.text, MAX_PASSAGE_CHARS)
+                    break
+        return Passage(
+            chunk_id=chunk.id,
+            text=text,
+            file=chunk.file,
+            article=chunk.headline,
+            paragraph=chunk.paragraph,
+            score=hit.score,
+        )
+
+    def context(self, chunk_id: str, radius: int = 1) -> PassageContext | None:
+        chunk = self._chunks_by_id.get(chunk_id)
+        if chunk is None:
+            return None
+        article = self._articles[(chunk.file, chunk.article_index)]
+        numbers = [p.number for p in article.paragraphs]
+        at = numbers.index(chunk.paragraph) if chunk.paragraph in numbers else 0
+        window = article.paragraphs[max(0, at - radius) : at + radius + 1]
+        return PassageContext(
+            chunk_id=chunk.id,
+            file=chunk.file,
+            article=article.headline,
+            paragraphs=tuple(window),
+            focus=chunk.paragraph,
+        )
+
+
+def _window(paragraph: str, chunk: str, limit: int) -> str:
+    """The paragraph, or `limit` characters of it centred on the chunk when it is longer."""
+    if len(paragraph) <= limit:
+        return paragraph
+    at = paragraph.find(chunk)
+    if at < 0:
+        return chunk
+    start = max(0, min(at - (limit - len(chunk)) // 2, len(paragraph) - limit))
+    return paragraph[start : start + limit]
+
+
+def _has_content(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+def load_generation(path: Path, settings: Settings, embedder: Embedder | None = None) -> Engine:
+    """Validate and load one generation directory; raise IndexInvalidError with the reason."""
+    manifest = validate_generation(path)
+    if embedder is None:
+        try:
+            embedder = load_embedder(settings.embedder, settings.cache_dir)
+        except EmbedderError as exc:
+            raise IndexInvalidError(str(exc)) from exc
+    if embedder.id != manifest.embedder or embedder.dimension != manifest.dimension:
+        raise IndexInvalidError(
+            f"{path.name}: built with embedder {manifest.embedder!r} "
+            f"({manifest.dimension}-d) but {embedder.id!r} ({embedder.dimension}-d) is "
+            "configured; rebuild or set NEWSQA_EMBEDDER to match"
+        )
+    try:
+        chunks = [
+            Chunk.from_json(json.loads(line))
+            for line in (path / CHUNKS_FILE).read_text("utf-8").splitlines()
+        ]
+        articles = [
+            _article_from_json(json.loads(line))
+            for line in (path / ARTICLES_FILE).read_text("utf-8").splitlines()
+        ]
+        dense = load_dense_index(path / DENSE_FILE)
+        chunk_bm25 = load_bm25(path / CHUNK_BM25_DIR)
+        article_bm25 = load_bm25(path / ARTICLE_BM25_DIR)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexInvalidError(f"{path.name}: cannot read index files: {exc}") from exc
+    if len(chunks) != manifest.chunks or dense.ntotal != manifest.chunks:
+        raise IndexInvalidError(f"{path.name}: chunk counts disagree with the manifest")
+    searcher = HybridSearcher(
+        chunks=chunks,
+        chunk_articles=chunk_article_rows(chunks, articles),
+        dense_index=dense,
+        chunk_bm25=chunk_bm25,
+        article_bm25=article_bm25,
+        embedder=embedder,
+    )
+    return Engine(
+        manifest=manifest,
+        path=path,
+        searcher=searcher,
+        articles={(a.file, a.index): a for a in articles},
+        settings=settings,
+    )
+
+
+def _article_from_json(data: dict[str, object]) -> Article:
+    paragraphs = data["paragraphs"]
+    assert isinstance(paragraphs, list)
+    return Article(
+        file=str(data["file"]),
+        index=int(str(data["index"])),
+        headline=str(data["headline"]),
+        byline=str(data.get("byline", "")),
+        paragraphs=tuple(Paragraph(number=int(n), text=str(t)) for n, t in paragraphs),
+    )
+
+
+def load_engine(
+    settings: Settings, embedder: Embedder | None = None, fallback: bool = True
+) -> Engine:
+    """Load the current generation; if it is refused, fall back to the newest valid older one."""
+    root = settings.index_dir
+    current = root / CURRENT
+    candidates: list[Path] = []
+    if current.exists():
+        candidates.append(current.resolve())
+    if fallback:
+        candidates += [d for d in generation_dirs(root) if d.resolve() not in candidates]
+    if not candidates:
+        raise IndexNotFoundError(f"no index under {root}: run `newsqa index build` first")
+    if embedder is None:
+        try:
+            embedder = load_embedder(settings.embedder, settings.cache_dir)
+        except EmbedderError as exc:
+            raise IndexInvalidError(str(exc)) from exc
+    errors: list[str] = []
+    for path in candidates:
+        try:
+            engine = load_generation(path, settings, embedder)
+        except IndexInvalidError as exc:
+            log.error("refusing index generation %s: %s", path.name, exc)
+            errors.append(str(exc))
+            continue
+        if errors:
+            log.warning("serving older generation %s instead", path.name)
+        return engine
+    raise IndexInvalidError("no usable index generation: " + "; ".join(errors))
