@@ -1,0 +1,938 @@
+"""Extractive answers: the sentence that answers a question, the exact span to highlight, and
+when to abstain because no retrieved story supports an answer.
+
+Everything here is general linguistics of Chinese news text (measure words, quoted titles,
+"title + name" patterns, enumerations with 、); nothing is keyed to particular stories.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.embedding import Embedder
+from index.models import Chunk, Hit
+from index.question import (
+    QuestionFocus,
+    QuestionType,
+    analyse_question,
+    char_bigrams,
+    content_segments,
+    question_grams,
+    tag_words,
+    tokenize,
+)
+
+__all__ = [
+    "Extraction",
+    "QuestionType",
+    "extract_answer",
+    "should_abstain",
+    "split_sentences",
+]
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The answer sentence(s) exactly as in the chunk, the highlight inside it, and its source."""
+
+    text: str
+    highlight: str | None
+    chunk: Chunk
+    confidence: float
+    qtype: QuestionType
+    support: float = 0.0  # weighted share of the question's content found around the answer
+    span_fits: bool = False  # the highlight has the asked type (and unit, if one was asked)
+
+
+# --- sentences -----------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)]*|\n+")
+_QUOTED = re.compile(r"“[^“”]{1,160}”")
+# A closing quote followed by its speaker: “……。”拉巴卓玛说 stays one sentence.
+_SPEAKER_FOLLOWS = re.compile(r"^[\u4e00-\u9fff·]{1,10}?(?:说|表示|介绍|坦言|感慨|告诉|强调|指出)")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of `text`; an end mark inside a short “quotation” does not end the sentence,
+    so the speaker after the quote stays with what was said."""
+    protected = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if any(left < match.start() and match.end() < right for left, right in protected):
+            continue
+        if match.group(0).endswith("”") and _SPEAKER_FOLLOWS.match(text[match.end() :]):
+            continue
+        piece = text[start : match.end()].strip()
+        if piece:
+            sentences.append(piece)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+_CLAUSE_SPLIT = re.compile(r"[,，:：;；。！？!?“”‘’《》()（）\n]")
+
+
+# --- typed spans ---------------------------------------------------------------------------
+
+_CN_DIGITS = "零〇一二三四五六七八九十百千两"
+_NUMBER_CORE = rf"(?:\d+(?:[.,]\d+)*|[{_CN_DIGITS}]+)"
+_NUMBER_PREFIX = r"(?:超过|逾|将近|接近|近|约|不到|不足|第)"
+_NUMBER_SPAN = re.compile(
+    rf"{_NUMBER_PREFIX}?{_NUMBER_CORE}(?:[余多])?(?:[万亿千百])?(?:[余多])?"
+    r"(?:%|‰|(?:个)?多?(?:人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|"
+    r"[个人名位场次亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍]))?"
+    r"(?:多|余|以上|以下|左右|上下|之多)?"
+)
+_NUMBER_UNIT = re.compile(
+    r"(人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|%|‰|"
+    r"[个人名位场次亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍])"
+    r"(?:多|余|以上|以下|左右|上下|之多)?$"
+)
+_HAS_DIGIT = re.compile(rf"[\d{_CN_DIGITS}]")
+_ARABIC = re.compile(r"\d")
+_YEAR_OR_DAY = re.compile(r"^\d{4}年|^\d{1,2}[月日号]|^\d{1,2}月")
+
+_DATE_SPAN = re.compile(
+    r"(?:今年|去年|明年|前年|当年|同年|\d{4}年)(?:\d{1,2}月(?:\d{1,2}[日号])?)?(?:[上中下]旬|底|初|末)?"
+    r"|\d{1,2}月\d{1,2}[日号](?:[至到-]\d{1,2}[日号])?|\d{1,2}月(?:[上中下]旬|底|初|末)?"
+    r"|(?:每[天晚日周月]|[早晚]上|上午|下午|凌晨|中午|傍晚|晚)?"
+    rf"[\d{_CN_DIGITS}]{{1,3}}[点时](?:半|\d{{1,2}}分)?"
+    r"|星期[一二三四五六日天]|周[一二三四五六日]"
+)
+_TIME_OF_DAY = re.compile(r"[点时]")
+_ASKS_TIME_OF_DAY = re.compile(r"几点|what time")
+_ASKS_YEAR = re.compile(r"哪年|哪一年|what year|which year")
+_ASKS_END = re.compile(r"结束|截止|闭幕|到哪天|持续到|until|end")
+_DATE_END_MARK = re.compile(r"(?:到|至|截至|持续到)$")
+_DATE_START_MARK = re.compile(r"^(?:起|以来|开始|启动)")
+
+_QUOTE_CONTENT = re.compile(r"“([^“”]{2,40})”|《([^《》]{2,40})》")
+# A person's name right after a title, role or relation, ended by a speech verb or a particle.
+_TITLE_WORDS = (
+    "书记|主任|理事长|局长|县长|市长|区长|乡长|镇长|村长|院长|站长|所长|队长|主席|部长|组长|"
+    "委员|经理|董事长|厂长|校长|老师|教师|医生|大夫|护士|专家|农艺师|工程师|记者|通讯员|村民|"
+    "居民|牧民|农民|群众|老人|大爷|大妈|阿妈|阿爸|患者|对象|负责人|干部|党员|民警|队员|战士|"
+    "官兵|志愿者|代表|学生|社长|会长|馆长|处长|科长|指导员|教导员|政委|司令员|大使夫人|夫人"
+)
+_SPEECH_VERBS = "说|表示|介绍|指出|强调|告诉|坦言|感慨|笑着|带领|一行"
+_NAME_AFTER_TITLE = re.compile(
+    rf"(?:{_TITLE_WORDS})(?!{_SPEECH_VERBS}|[的是在和与等])([\u4e00-\u9fff·]{{2,7}}?)"
+    r"(?=说|表示|介绍|指出|强调|告诉|坦言|感慨|笑着|一行|家|属|等|今年|是|正|在|的|为|带领|"
+    r"[,，。、；;:：“”（(])"
+)
+_SPEAKER_AFTER_QUOTE = re.compile(
+    r"”([\u4e00-\u9fff·]{2,7}?)(?:笑着|激动地|高兴地|感慨地)?(?:说|表示|介绍|坦言|感慨)"
+)
+_ROLE_BEFORE_VERB = re.compile(
+    rf"([\u4e00-\u9fff]{{0,8}}?(?:{_TITLE_WORDS}))(?=说|表示|介绍|指出|强调|鼓励|带头|带领|要求)"
+)
+_PERSON_FLAGS = frozenset({"nr", "nrfg", "nrt"})
+_PLACE_FLAGS = frozenset({"ns"})
+_PLACE_SUFFIX = re.compile(r"[县市乡村镇区省州旗盟]$|国道|街道|社区")
+_LOCATIVE = re.compile(r"(?:家住|住在|位于|前往|来到|赶赴|赴|到|在|去|于|住|来自|从)")
+_PHRASE_STOP_FLAGS = frozenset({"v", "p", "u", "uj", "ul", "uz", "ud", "d", "c", "x", "r", "y"})
+
+_LIST_CLAUSE_SPLIT = re.compile(r"[,，:：;；。！？!?“”‘’《》()（）\n]")
+_LIST_TAIL_CUT = re.compile(r"等|的|以及|为|是|在")
+_EDGE_FUNCTION_CHARS = "的了是在对为将和与及并把被从向于就也都又还"
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    fit: float  # how well the span answers the asked type, 0..~2
+    fits: bool = True  # the span has the asked type and unit: enough to answer at all
+
+    def text(self, sentence: str) -> str:
+        return sentence[self.start : self.end]
+
+
+def _covered_mask(sentence: str, grams: Iterable[str]) -> list[bool]:
+    """Characters of `sentence` that belong to an occurrence of a question gram."""
+    covered = [False] * len(sentence)
+    for gram in grams:
+        if not gram:
+            continue
+        start = sentence.find(gram)
+        while start >= 0:
+            for index in range(start, start + len(gram)):
+                covered[index] = True
+            start = sentence.find(gram, start + 1)
+    return covered
+
+
+def _clause_bounds(sentence: str) -> list[tuple[int, int]]:
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for match in _CLAUSE_SPLIT.finditer(sentence):
+        if match.start() > start:
+            bounds.append((start, match.start()))
+        start = match.end()
+    if start < len(sentence):
+        bounds.append((start, len(sentence)))
+    return bounds
+
+
+_PROXIMITY_CLAUSE = re.compile(r"[,，。;；:：！？!?\n]")
+_TOTAL_CUE_IN_QUESTION = re.compile(r"一共|总共|共|累计|总|合计|全部|total|in all")
+_TOTAL_CUE_BEFORE = re.compile(r"(?:共|共计|累计|总计|合计|总|达|达到)$")
+
+
+def _proximity(sentence: str, start: int, end: int, covered: Sequence[bool]) -> float:
+    """How much of the question sits in the span's own clause, and how close: 0..1."""
+    clause_start = max((m.end() for m in _PROXIMITY_CLAUSE.finditer(sentence, 0, start)), default=0)
+    clause_end_match = _PROXIMITY_CLAUSE.search(sentence, end)
+    clause_end = clause_end_match.start() if clause_end_match else len(sentence)
+    in_clause = sum(covered[clause_start:start]) + sum(covered[end:clause_end])
+    left = next((i for i in range(start - 1, clause_start - 1, -1) if covered[i]), None)
+    right = next((i for i in range(end, clause_end) if covered[i]), None)
+    distance = min(
+        start - left if left is not None else 999, right - end + 1 if right is not None else 999
+    )
+    return 0.6 * min(1.0, in_clause / 6) + 0.4 / (1.0 + distance / 8)
+
+
+def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
+    spans: list[_Span] = []
+    question = focus.text
+    wants_total = bool(_TOTAL_CUE_IN_QUESTION.search(question.lower()))
+    specific_units = focus.units and focus.units != ("个",)
+    for order, match in enumerate(_NUMBER_SPAN.finditer(sentence)):
+        text = match.group(0)
+        if not _HAS_DIGIT.search(text):
+            continue
+        unit_match = _NUMBER_UNIT.search(text)
+        if not _ARABIC.search(text) and not unit_match:
+            continue  # a bare Chinese numeral is usually part of a word (一起, 三级)
+        unit = unit_match.group(1) if unit_match else ""
+        fit = 0.7
+        if specific_units:
+            if unit and any(u in text for u in focus.units):
+                fit += 0.8 - 0.05 * next(i for i, u in enumerate(focus.units) if u in text)
+            else:
+                fit -= 0.5 if unit else 0.3
+        elif unit:
+            fit += 0.1
+        end = match.end()
+        if focus.counted_noun and _starts_with_noun(sentence[end:], focus.counted_noun):
+            fit += 0.4
+            if len(focus.counted_noun) <= 4 and sentence.startswith(focus.counted_noun, end):
+                end += len(focus.counted_noun)  # 15个方面: the noun belongs to the answer
+        digits = re.sub(r"[^\d.]", "", text)
+        if digits and digits in question:
+            fit -= 1.2  # the question's own number (2024年, 60岁以上) is not the answer
+        if _YEAR_OR_DAY.search(text) and "年" not in focus.units and "天" not in focus.units:
+            fit -= 0.8
+        if wants_total and _TOTAL_CUE_BEFORE.search(
+            sentence[max(0, match.start() - 3) : match.start()]
+        ):
+            fit += 0.25
+        fit -= 0.03 * order
+        fit += 0.5 * _proximity(sentence, match.start(), match.end(), covered)
+        spans.append(_Span(match.start(), end, fit, _number_fits(text, unit, focus)))
+    return spans
+
+
+def _number_fits(text: str, unit: str, focus: QuestionFocus) -> bool:
+    """A count in the asked unit; 多少个 accepts any classifier (87名 answers 多少个积极分子)."""
+    digits = re.sub(r"[^\d.]", "", text)
+    if digits and digits in focus.text:
+        return False
+    if _YEAR_OR_DAY.search(text) and "年" not in focus.units:
+        return False
+    if not focus.units or focus.units == ("个",):
+        return True
+    return bool(unit) and any(u in text for u in focus.units)
+
+
+def _starts_with_noun(rest: str, noun: str) -> bool:
+    head = rest[: len(noun) + 4]
+    grams = char_bigrams(noun)
+    return bool(grams) and sum(1 for g in grams if g in head) / len(grams) >= 0.5
+
+
+def _date_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
+    spans: list[_Span] = []
+    lowered = focus.text.lower()
+    wants_time = bool(_ASKS_TIME_OF_DAY.search(lowered))
+    wants_year = bool(_ASKS_YEAR.search(lowered))
+    wants_end = bool(_ASKS_END.search(lowered))
+    for match in _DATE_SPAN.finditer(sentence):
+        text = match.group(0)
+        if text in focus.text:
+            continue
+        fit = 1.0
+        is_time = bool(_TIME_OF_DAY.search(text)) and "月" not in text
+        if wants_time != is_time:
+            fit -= 0.6
+        if wants_year and "年" not in text:
+            fit -= 0.4
+        before = sentence[max(0, match.start() - 3) : match.start()]
+        after = sentence[match.end() : match.end() + 3]
+        ends_here = bool(_DATE_END_MARK.search(before))
+        if wants_end:
+            fit += 0.4 if ends_here else -0.2
+        elif ends_here:
+            fit -= 0.3
+        if _DATE_START_MARK.search(after):
+            fit += 0.1
+        fit += 0.3 * _proximity(sentence, match.start(), match.end(), covered)
+        spans.append(_Span(match.start(), match.end(), fit, wants_time == is_time))
+    return spans
+
+
+_PERSON_HEAD = re.compile(
+    r"(?:人|者|师|员|长|书记|主任|老人|村民|居民|牧民|群众|医生|干部|夫人|代表|患者|对象|"
+    r"大爷|大妈|阿妈|家)$"
+)
+_ASKS_NAME = re.compile(r"叫什么|叫啥|叫做|名字|名称|主题|品牌|called|named|\bname\b")
+_ASKS_WHO = re.compile(r"谁|\bwho")
+
+
+def _named_thing(focus: QuestionFocus) -> str:
+    """The content words right before 叫什么/名字: what is being named (品牌, 林卡, 残疾人)."""
+    match = re.search(r"(.{1,12}?)(?:那个)?(?:的)?(?:主题|名字|名称)?(?:叫|是什么名)", focus.text)
+    if not match:
+        return ""
+    segments = content_segments(match.group(1))
+    return segments[-1] if segments else ""
+
+
+def _name_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
+    """Quoted titles for 叫什么, person names (after a title, or the speaker of a quote) for 谁."""
+    spans: list[_Span] = []
+    lowered = focus.text.lower()
+    named = _named_thing(focus)
+    asks_person = bool(_ASKS_WHO.search(lowered)) or bool(named and _PERSON_HEAD.search(named))
+    asks_title = bool(_ASKS_NAME.search(lowered)) and not asks_person
+    named_tail = named[-2:]
+    for match in _QUOTE_CONTENT.finditer(sentence):
+        group = 1 if match.group(1) else 2
+        start, end = match.start(group), match.end(group)
+        inner = sentence[start:end]
+        if _mostly_covered(inner, covered[start:end]) and not asks_title:
+            continue
+        fit = 1.2 if asks_title else 0.5
+        if named_tail and named_tail in sentence[start : end + 1 + len(named) + 2]:
+            fit += 0.6  # 品牌/林卡/工作室 inside or right after the quote
+        fit += 0.4 * _proximity(sentence, match.start(), match.end(), covered)
+        spans.append(_Span(start, end, fit))
+    for pattern in (_NAME_AFTER_TITLE, _SPEAKER_AFTER_QUOTE):
+        for match in pattern.finditer(sentence):
+            start, end = match.start(1), match.end(1)
+            if _mostly_covered(sentence[start:end], covered[start:end]):
+                continue
+            fit = (1.4 if asks_person else 0.8) + 0.3 * _proximity(sentence, start, end, covered)
+            spans.append(_Span(start, end, fit))
+    if asks_person and not spans:
+        for match in _ROLE_BEFORE_VERB.finditer(sentence):
+            spans.append(_Span(match.start(1), match.end(1), 1.0))
+        for start, end in _words_with_flags(sentence, _PERSON_FLAGS):
+            if end - start >= 2 and not any(covered[start:end]):
+                spans.append(_Span(start, end, 0.7))
+    return spans
+
+
+def _words_with_flags(sentence: str, flags: frozenset[str]) -> list[tuple[int, int]]:
+    return [
+        (start, start + len(word))
+        for word, flag, start in _located_words(sentence)
+        if flag in flags
+    ]
+
+
+def _mostly_covered(text: str, covered: Sequence[bool]) -> bool:
+    return bool(text) and sum(covered) >= 0.6 * len(text)
+
+
+def _place_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
+    """Place names (ns words or names with 县/市/乡/村… suffixes) and phrases after 在/到/住."""
+    spans: list[_Span] = []
+    words = _located_words(sentence)
+    run_start: int | None = None
+    run_end = 0
+    for index, (word, flag, start) in enumerate(words):
+        is_place = flag in _PLACE_FLAGS or (len(word) >= 2 and _PLACE_SUFFIX.search(word))
+        is_suffix = focus.place_suffix and word == focus.place_suffix and index > 0
+        if is_place or is_suffix:
+            if run_start is None:
+                # 214 + 国道: a bare suffix word takes the word before it as its name.
+                run_start = words[index - 1][2] if is_suffix and not is_place else start
+            run_end = start + len(word)
+            continue
+        if run_start is not None:
+            spans.append(_place_span(sentence, run_start, run_end, focus, covered))
+            run_start = None
+    if run_start is not None:
+        spans.append(_place_span(sentence, run_start, run_end, focus, covered))
+    spans.extend(_locative_phrases(sentence, words, focus, covered))
+    spans = [span for span in spans if span.end > span.start]
+    if focus.wants_list:
+        spans.extend(_joined_places(sentence, spans))
+    return spans
+
+
+def _joined_places(sentence: str, spans: Sequence[_Span]) -> list[_Span]:
+    """Place names separated only by 、 joined into one enumeration (上海市、山东省)."""
+    joined: list[_Span] = []
+    ordered = sorted(spans, key=lambda span: span.start)
+    index = 0
+    while index < len(ordered):
+        first = ordered[index]
+        last = first
+        count = 1
+        while index + 1 < len(ordered) and sentence[last.end : ordered[index + 1].start] in (
+            "、",
+            "和",
+            "及",
+        ):
+            index += 1
+            last = ordered[index]
+            count += 1
+        if count > 1:
+            joined.append(_Span(first.start, last.end, max(first.fit, last.fit) + 0.6))
+        index += 1
+    return joined
+
+
+def _place_span(
+    sentence: str, start: int, end: int, focus: QuestionFocus, covered: Sequence[bool]
+) -> _Span:
+    text = sentence[start:end]
+    fit = 0.6
+    if focus.place_suffix:
+        # Narrow to the last name carrying the asked suffix (仁布县帕当乡萨达村 → 萨达村).
+        position = text.rfind(focus.place_suffix)
+        if position >= 0:
+            suffix_end = start + position + len(focus.place_suffix)
+            name_start = _name_start_before(sentence, start, suffix_end, focus.place_suffix)
+            start, end = name_start, suffix_end
+            fit += 0.8
+        else:
+            fit -= 0.3
+    if _mostly_covered(sentence[start:end], covered[start:end]):
+        fit -= 1.0
+    fit += 0.3 * _proximity(sentence, start, end, covered)
+    return _Span(start, end, fit)
+
+
+def _name_start_before(sentence: str, floor: int, suffix_end: int, suffix: str) -> int:
+    """Start of the proper name that ends with `suffix` at `suffix_end` (previous suffix or run)."""
+    body_end = suffix_end - len(suffix)
+    cursor = body_end
+    while cursor > floor and not _PLACE_SUFFIX.search(sentence[floor:cursor]):
+        cursor -= 1
+    if cursor == body_end:
+        return max(floor, body_end - 3)
+    return cursor if cursor > floor else floor
+
+
+def _located_words(sentence: str) -> list[tuple[str, str, int]]:
+    located: list[tuple[str, str, int]] = []
+    offset = 0
+    for word, flag in tag_words(sentence):
+        start = sentence.find(word, offset)
+        if start < 0:
+            continue
+        located.append((word, flag, start))
+        offset = start + len(word)
+    return located
+
+
+def _locative_phrases(
+    sentence: str,
+    words: Sequence[tuple[str, str, int]],
+    focus: QuestionFocus,
+    covered: Sequence[bool],
+) -> list[_Span]:
+    """The noun phrase after 在/到/前往/住: where something happens or someone lives."""
+    spans: list[_Span] = []
+    for index, (word, _flag, _start) in enumerate(words):
+        if not _LOCATIVE.fullmatch(word):
+            continue
+        phrase_start: int | None = None
+        phrase_end = 0
+        for next_word, next_flag, next_start in words[index + 1 : index + 9]:
+            if next_flag in _PHRASE_STOP_FLAGS or (next_flag.startswith("v") and next_flag != "vn"):
+                break
+            if phrase_start is None:
+                phrase_start = next_start
+            phrase_end = next_start + len(next_word)
+        if phrase_start is None or phrase_end - phrase_start < 2:
+            continue
+        text = sentence[phrase_start:phrase_end]
+        fit = 0.9
+        if focus.place_suffix and not text.endswith(focus.place_suffix):
+            fit -= 0.4
+        if _mostly_covered(text, covered[phrase_start:phrase_end]):
+            fit -= 1.0
+        fit += 0.3 * _proximity(sentence, phrase_start, phrase_end, covered)
+        spans.append(_Span(phrase_start, phrase_end, fit))
+    return spans
+
+
+def _list_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
+    """Enumerations joined by 、 (the items of 哪些/哪几 answers), trimmed to item size."""
+    spans: list[_Span] = []
+    wanted = _wanted_count(focus.text)
+    for start, end in _clause_bounds_for_lists(sentence):
+        clause = sentence[start:end]
+        if "、" not in clause:
+            continue
+        items = clause.split("、")
+        inner = items[1:-1] or [items[-1]]
+        longest = max(len(item) for item in inner)
+        first = _trim_first_item(items[0], longest)
+        last = _trim_last_item(items[-1], longest)
+        span_start = start + len(items[0]) - len(first)
+        span_end = start + len(clause) - len(items[-1]) + len(last)
+        fit = 1.0 + 0.1 * min(len(items), 6)
+        if wanted and len(items) == wanted:
+            fit += 0.5
+        if _mostly_covered(sentence[span_start:span_end], covered[span_start:span_end]):
+            fit -= 1.0
+        fit += 0.3 * _proximity(sentence, span_start, span_end, covered)
+        spans.append(_Span(span_start, span_end, fit))
+    return spans
+
+
+def _clause_bounds_for_lists(sentence: str) -> list[tuple[int, int]]:
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for match in _LIST_CLAUSE_SPLIT.finditer(sentence):
+        if match.start() > start:
+            bounds.append((start, match.start()))
+        start = match.end()
+    if start < len(sentence):
+        bounds.append((start, len(sentence)))
+    return bounds
+
+
+_CHINESE_COUNT = {
+    "两": 2,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+
+
+def _wanted_count(question: str) -> int:
+    match = re.search(r"哪([两二三四五六七八九十\d]+)[个家项条种类]", question)
+    if not match:
+        return 0
+    value = match.group(1)
+    return int(value) if value.isdigit() else _CHINESE_COUNT.get(value, 0)
+
+
+def _trim_first_item(item: str, longest: int) -> str:
+    """Keep the trailing words of the first item, about as long as the other items."""
+    words = tokenize(item)
+    kept = ""
+    for word in reversed(words):
+        if kept and len(kept) + len(word) > longest + 2:
+            break
+        kept = word + kept
+    return kept
+
+
+def _trim_last_item(item: str, longest: int) -> str:
+    """Cut the last item at 等/的 or a verb, else keep about as many characters as the others."""
+    cut = _LIST_TAIL_CUT.search(item)
+    if cut and cut.start() > 0:
+        item = item[: cut.start()]
+    words = tokenize(item)
+    kept = ""
+    for word in words:
+        if kept and len(kept) + len(word) > longest + 2:
+            break
+        kept += word
+    return kept
+
+
+_WH_WORD = re.compile(r"什么|啥|哪些|哪类|哪种|哪个|哪几|哪|谁|多少|几")
+_WH_DETERMINER = re.compile(r"什么|啥|哪些|哪类|哪种|哪个|哪几")
+_QUESTION_TAIL = re.compile(r"[了个是的都要还就也在把给]+$")
+_QUESTION_HEAD = re.compile(r"^[的了是都要还就也在把给]+")
+
+
+@dataclass(frozen=True)
+class _Anchors:
+    """Words around the question word, to be found again around the answer in a sentence."""
+
+    before: str  # the verb the question word follows: 体验 in 体验了什么
+    after: str  # the word the question word precedes: 带头 in 谁带头架的
+    head_noun: str  # the noun a determiner question word modifies: 场所 in 哪类场所
+
+
+def _anchors(focus: QuestionFocus) -> _Anchors:
+    match = _WH_WORD.search(focus.text)
+    if match is None or focus.english:
+        return _Anchors("", "", "")
+    before_text = _QUESTION_TAIL.sub("", focus.text[: match.start()])
+    before_run = re.search(r"[\u4e00-\u9fff]{1,2}$", before_text)
+    after_text = _QUESTION_HEAD.sub("", focus.text[match.end() :])
+    after_run = re.match(r"[\u4e00-\u9fff]{1,2}", after_text)
+    head = ""
+    if _WH_DETERMINER.fullmatch(match.group(0)) and after_run:
+        head_match = re.match(r"[\u4e00-\u9fff]{1,3}", after_text)
+        head = head_match.group(0) if head_match else ""
+        head = re.sub(r"[的吗呢了]+.*$", "", head)
+    return _Anchors(
+        before_run.group(0) if before_run else "",
+        after_run.group(0) if after_run and not head else "",
+        head,
+    )
+
+
+def _anchored_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
+    """Spans found next to the question's own words: after its verb, before its noun."""
+    anchors = _anchors(focus)
+    spans: list[_Span] = []
+    bounds = _clause_bounds(sentence)
+    if anchors.head_noun:
+        for match in re.finditer(re.escape(anchors.head_noun), sentence):
+            clause_start = _clause_start(bounds, match.start())
+            run_start = match.start()
+            while run_start > clause_start and not covered[run_start - 1]:
+                run_start -= 1
+            run_start = max(run_start, match.start() - 10)
+            run_start, _ = _strip_function_chars(sentence, run_start, match.start())
+            if match.start() - run_start >= 1:
+                spans.append(_Span(run_start, match.end(), 1.2))
+    if anchors.before:
+        for match in re.finditer(re.escape(anchors.before), sentence):
+            clause_end = _clause_end(bounds, match.end())
+            run_end = match.end()
+            while run_end < clause_end and not covered[run_end]:
+                run_end += 1
+            run_start, run_end = _strip_function_chars(sentence, match.end(), run_end)
+            if run_end - run_start >= 2:
+                spans.append(_Span(run_start, run_end, 1.1))
+    if anchors.after:
+        for match in re.finditer(re.escape(anchors.after), sentence):
+            clause_start = _clause_start(bounds, match.start())
+            run_start, run_end = _strip_function_chars(sentence, clause_start, match.start())
+            if 2 <= run_end - run_start <= 24:
+                spans.append(_Span(run_start, run_end, 1.1))
+    return spans
+
+
+def _clause_start(bounds: Sequence[tuple[int, int]], position: int) -> int:
+    return next((start for start, end in bounds if start <= position <= end), 0)
+
+
+def _clause_end(bounds: Sequence[tuple[int, int]], position: int) -> int:
+    return next((end for start, end in bounds if start <= position <= end), position)
+
+
+def _gap_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
+    """The part of a question-related clause that the question does not already say."""
+    spans = _anchored_spans(sentence, focus, covered)
+    for start, end in _clause_bounds(sentence):
+        clause_cover = sum(covered[start:end])
+        if clause_cover == 0:
+            continue
+        index = start
+        while index < end:
+            if covered[index]:
+                index += 1
+                continue
+            run_start = index
+            while index < end and not covered[index]:
+                index += 1
+            run_start, run_end = _strip_function_chars(sentence, run_start, index)
+            if run_end - run_start < 2:
+                continue
+            fit = 0.4 + min(clause_cover, 8) / 20
+            spans.append(_Span(run_start, run_end, fit))
+    return spans
+
+
+def _strip_function_chars(sentence: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and sentence[start] in _EDGE_FUNCTION_CHARS:
+        start += 1
+    while end > start and sentence[end - 1] in _EDGE_FUNCTION_CHARS:
+        end -= 1
+    return start, end
+
+
+def _typed_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
+    """Candidate answer spans of the asked type, each with its fit."""
+    if focus.wants_list:
+        spans = _list_spans(sentence, focus, covered)
+        if spans:
+            return spans
+    if focus.qtype is QuestionType.NUMBER:
+        return _number_spans(sentence, focus, covered)
+    if focus.qtype is QuestionType.DATE:
+        return _date_spans(sentence, focus, covered)
+    if focus.qtype is QuestionType.NAME:
+        return _name_spans(sentence, focus, covered) or [
+            _Span(s.start, s.end, s.fit - 0.4) for s in _gap_spans(sentence, focus, covered)
+        ]
+    if focus.qtype is QuestionType.PLACE:
+        return _place_spans(sentence, focus, covered)
+    quoted = [
+        span
+        for span in _name_spans(sentence, focus, covered)
+        if sentence[span.start - 1 : span.start] in "“《"
+    ]
+    return quoted + _gap_spans(sentence, focus, covered)
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    sentence: str
+    hit: Hit
+    rank: int
+    index: int  # position of the sentence within its chunk
+    sentences: tuple[str, ...]  # all sentences of the chunk, to add a neighbour
+
+
+def _article_key(chunk: Chunk) -> tuple[str, int]:
+    return chunk.file, chunk.article_index
+
+
+def _gram_weights(grams: set[str], texts: Sequence[str]) -> dict[str, float]:
+    """IDF over the candidate sentences: grams found everywhere (党员, 工作) count less."""
+    total = len(texts)
+    weights: dict[str, float] = {}
+    for gram in grams:
+        frequency = sum(1 for text in texts if gram in text)
+        weights[gram] = 1.0 + math.log((total + 1) / (frequency + 1))
+    return weights
+
+
+def _content_chars(segments: Sequence[str]) -> set[str]:
+    return {char for segment in segments for char in segment if "\u4e00" <= char <= "\u9fff"}
+
+
+def _coverage(text: str, weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    if total == 0:
+        return 0.0
+    lowered = text.lower()
+    return sum(weight for gram, weight in weights.items() if gram in lowered) / total
+
+
+def _dense_similarities(
+    embedder: Embedder | None, question: str, sentences: Sequence[str]
+) -> list[float] | None:
+    """Cosine between question and each sentence, in one embedder call (query prompts both)."""
+    if embedder is None or not sentences:
+        return None
+    vectors = embedder.embed_queries([question, *sentences])
+    similarities = np.asarray(vectors[1:] @ vectors[0], dtype=np.float64)
+    return [float(value) for value in similarities]
+
+
+_CANDIDATE_HITS = 6
+_DENSE_SENTENCES = 10
+_WEAK_OVERLAP = 0.35
+
+
+def extract_answer(
+    question: str,
+    hits: Sequence[Hit],
+    embedder: Embedder | None = None,
+    max_chars: int = 300,
+) -> Extraction | None:
+    """Pick the sentence among the top hits that best answers `question`, and its highlight."""
+    focus = analyse_question(question)
+    candidates = _candidates(hits[:_CANDIDATE_HITS])
+    if not candidates:
+        return None
+    segments = content_segments(focus.text)
+    grams = question_grams(segments)
+    sentence_texts = [candidate.sentence for candidate in candidates]
+    weights = _gram_weights(grams, sentence_texts)
+    # Single characters rescue paraphrases (收费 / 收取…费用) at a quarter of a bigram's weight.
+    for char, weight in _gram_weights(_content_chars(segments) - grams, sentence_texts).items():
+        weights[char] = 0.25 * weight
+    contexts = _article_contexts(hits[:_CANDIDATE_HITS])
+    top_score = max((hit.score for hit in hits[:_CANDIDATE_HITS]), default=0.0) or 1.0
+
+    lexical = [_coverage(text, weights) for text in sentence_texts]
+    context = [
+        _coverage(contexts[_article_key(c.hit.chunk)] + c.sentence, weights) for c in candidates
+    ]
+    dense = _dense_for(focus, embedder, candidates, lexical, context)
+    cover_grams = [gram for gram in weights if len(gram) > 1 or gram in grams]
+
+    best: tuple[float, _Candidate, _Span | None, float] | None = None
+    for position, candidate in enumerate(candidates):
+        covered = _covered_mask(candidate.sentence.lower(), cover_grams)
+        spans = _typed_spans(candidate.sentence, focus, covered)
+        span = max(spans, key=lambda s: s.fit) if spans else None
+        span_fit = max(0.0, span.fit) if span else 0.0
+        previous = lexical[position - 1] if candidate.index > 0 else 0.0
+        score = (
+            1.0 * lexical[position]
+            + 0.3 * previous
+            + 0.6 * context[position]
+            + 0.35 * span_fit
+            + 0.08 / (1 + candidate.rank)
+            + 0.12 * candidate.hit.score / top_score
+        )
+        if dense is not None:
+            score += (1.5 if focus.english else 0.6) * dense[position]
+        if best is None or score > best[0]:
+            best = (score, candidate, span, context[position])
+    assert best is not None
+    score, candidate, span, support = best
+    text, highlight = _answer_text(candidate, span, max_chars)
+    return Extraction(
+        text=text,
+        highlight=highlight,
+        chunk=candidate.hit.chunk,
+        confidence=round(min(1.0, score / 2.0), 4),
+        qtype=focus.qtype,
+        support=support,
+        span_fits=span is not None and span.fits and span.fit > 0,
+    )
+
+
+def _candidates(hits: Sequence[Hit]) -> list[_Candidate]:
+    candidates: list[_Candidate] = []
+    for rank, hit in enumerate(hits):
+        sentences = tuple(split_sentences(hit.chunk.text))
+        for index, sentence in enumerate(sentences):
+            candidates.append(_Candidate(sentence, hit, rank, index, sentences))
+    return candidates
+
+
+def _article_contexts(hits: Sequence[Hit]) -> dict[tuple[str, int], str]:
+    """Headline plus every retrieved chunk of the same article: where the subject is named."""
+    contexts: dict[tuple[str, int], str] = {}
+    for hit in hits:
+        key = _article_key(hit.chunk)
+        if key not in contexts:
+            contexts[key] = hit.chunk.headline + "\n"
+        contexts[key] += hit.chunk.text + "\n"
+    return contexts
+
+
+def _dense_for(
+    focus: QuestionFocus,
+    embedder: Embedder | None,
+    candidates: Sequence[_Candidate],
+    lexical: Sequence[float],
+    context: Sequence[float],
+) -> list[float] | None:
+    """Dense similarity for English questions, or when no sentence overlaps the question well."""
+    if embedder is None:
+        return None
+    if not focus.english and max(lexical, default=0.0) >= _WEAK_OVERLAP:
+        return None
+    order = sorted(
+        range(len(candidates)),
+        key=lambda i: (candidates[i].rank, -context[i] - lexical[i]),
+    )[:_DENSE_SENTENCES]
+    similarities = _dense_similarities(
+        embedder, focus.text, [candidates[i].sentence for i in order]
+    )
+    if similarities is None:
+        return None
+    dense = [0.0] * len(candidates)
+    floor = min(similarities)
+    for i, value in zip(order, similarities, strict=True):
+        dense[i] = value - floor
+    return dense
+
+
+def _answer_text(
+    candidate: _Candidate, span: _Span | None, max_chars: int
+) -> tuple[str, str | None]:
+    """The sentence (with its predecessor when it is short), cut to `max_chars` around the span."""
+    sentence = candidate.sentence
+    highlight = span.text(sentence) if span else None
+    text = sentence
+    offset = 0
+    if len(sentence) < 40 and candidate.index > 0:
+        previous = candidate.sentences[candidate.index - 1]
+        if len(previous) + len(sentence) <= max_chars:
+            text = previous + sentence
+            offset = len(previous)
+    if len(text) > max_chars:
+        start = offset + (span.start if span else 0)
+        window_start = max(0, min(start - max_chars // 3, len(text) - max_chars))
+        text = text[window_start : window_start + max_chars]
+        if highlight and highlight not in text:
+            highlight = None
+    if highlight is not None and not highlight.strip():
+        highlight = None
+    return text, highlight
+
+
+# --- abstention ----------------------------------------------------------------------------
+
+_ENTITY_SUFFIX = re.compile(r"[县市乡村镇区省州]$")
+_LATIN = re.compile(r"[A-Za-z]")
+_MIN_SUPPORT = 0.45
+
+
+def _key_terms(focus: QuestionFocus) -> list[str]:
+    """Named places and latin terms of the question: if no retrieved story has them, no story
+    is about the question's subject."""
+    if focus.english:
+        return []
+    terms: list[str] = []
+    for segment in content_segments(focus.text):
+        for word, flag in tag_words(segment):
+            if len(word) < 2:
+                continue
+            if flag == "ns" or _ENTITY_SUFFIX.search(word) or _LATIN.search(word):
+                terms.append(word)
+    return terms
+
+
+def _term_found(term: str, text: str) -> bool:
+    """A term counts as found when it, its first two characters, or half its bigrams occur."""
+    lowered = text.lower()
+    if term.lower() in lowered:
+        return True
+    if _LATIN.search(term) or re.search(r"\d", term):
+        return False
+    if len(term) >= 3 and term[:2] in text:
+        return True
+    grams = char_bigrams(term)
+    return bool(grams) and sum(1 for g in grams if g in text) / len(grams) >= 0.5
+
+
+def should_abstain(question: str, extraction: Extraction | None, hits: Sequence[Hit]) -> bool:
+    """Abstain unless the retrieved stories name the question's subject and the best sentence
+    holds a span of the asked type (in the asked unit, for counts)."""
+    if extraction is None or not hits:
+        return True
+    focus = analyse_question(question)
+    retrieved = "\n".join(f"{hit.chunk.headline}\n{hit.chunk.text}" for hit in hits)
+    if any(not _term_found(term, retrieved) for term in _key_terms(focus)):
+        return True
+    if focus.counted_noun and not _term_found(focus.counted_noun, extraction.text):
+        return True
+    if focus.qtype in (QuestionType.NUMBER, QuestionType.DATE) and not extraction.span_fits:
+        return True
+    if extraction.highlight is None and focus.qtype is not QuestionType.OTHER:
+        return True
+    if focus.english:
+        return extraction.confidence < 0.2
+    return extraction.support < _MIN_SUPPORT

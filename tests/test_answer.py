@@ -1,0 +1,259 @@
+"""Sentence choice, highlight spans and abstention on small crafted passages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from index.answer import Extraction, extract_answer, should_abstain, split_sentences
+from index.embedding import Vectors
+from index.models import Chunk, Hit
+from index.question import QuestionType
+
+
+def make_hits(*texts: str, headline: str = "", file: str = "a.txt") -> list[Hit]:
+    """One chunk per text, best first, all from one article unless texts differ in file."""
+    return [
+        Hit(
+            chunk=Chunk(
+                id=f"c{i}",
+                file=file,
+                article_index=0,
+                headline=headline,
+                paragraph=i + 1,
+                position=i,
+                text=text,
+            ),
+            score=1.0 / (i + 1),
+            dense_score=0.5,
+            lexical_score=5.0,
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+def answer(question: str, *texts: str, headline: str = "") -> Extraction:
+    extraction = extract_answer(question, make_hits(*texts, headline=headline))
+    assert extraction is not None
+    return extraction
+
+
+# --- sentences ------------------------------------------------------------------------------
+
+
+def test_split_sentences_on_chinese_end_marks() -> None:
+    assert split_sentences("甲村修了路。乙村建了桥!丙村呢?丁村;") == [
+        "甲村修了路。",
+        "乙村建了桥!",
+        "丙村呢?",
+        "丁村;",
+    ]
+
+
+def test_quotation_stays_with_its_speaker() -> None:
+    text = "“日子越过越好了。”次仁说,“明年还要扩大规模。”村里很热闹。"
+    sentences = split_sentences(text)
+    assert sentences[0].startswith("“日子越过越好了。”次仁说")
+    assert sentences[-1] == "村里很热闹。"
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("某县远程会诊多少场", "截至目前,某县已累计完成60余场次远程服务。", "60余场次"),
+        ("药费现在能报销多少", "通过叠加政策,实现综合报销比例80%以上。", "80%以上"),
+        ("新村老人比例多少", "新村60岁以上老人占比15%左右,其中多数有慢病。", "15%左右"),
+        ("林卡试营业收入有多少", "试营业一个月,营业额达到2.3万多元。", "2.3万多元"),
+        ("集体经济总收入预计多少", "全年集体经济总收入预计超过2100万元。", "超过2100万元"),
+        ("官兵爬了多长时间", "经过6个多小时的攀爬,巡逻分队到达山口。", "6个多小时"),
+        ("筛查做了多少人", "全年累计完成筛查4.5万人。", "4.5万人"),
+    ],
+)
+def test_number_keeps_qualifiers_and_units(question: str, sentence: str, expected: str) -> None:
+    extraction = answer(question, sentence)
+    assert extraction.qtype is QuestionType.NUMBER
+    assert extraction.highlight == expected
+
+
+def test_number_prefers_the_asked_measure_word() -> None:
+    extraction = answer(
+        "某县远程会诊多少场",
+        "全县12个联村党委开展远程会诊。已累计完成40余场次远程会诊服务。",
+    )
+    assert extraction.highlight == "40余场次"
+
+
+def test_number_skips_the_questions_own_year_and_prefers_the_total() -> None:
+    extraction = answer(
+        "合作社2023年分红总共多少钱",
+        "2023年合作社分红共计31.5万元,其中成员分红20.1万元。",
+    )
+    assert extraction.highlight == "31.5万元"
+
+
+def test_number_takes_the_counted_noun_when_it_follows() -> None:
+    extraction = answer("卫健委查出几个方面的问题", "共梳理查找12个方面问题,制定了整改措施。")
+    assert extraction.highlight is not None
+    assert extraction.highlight.startswith("12个")
+
+
+def test_traditional_question_finds_simplified_text() -> None:
+    extraction = answer("草原生態修復搞了多少畝", "全市草原生态修复治理面积88.6万亩。")
+    assert extraction.highlight == "88.6万亩"
+
+
+def test_number_in_the_clause_about_the_question() -> None:
+    extraction = answer(
+        "草原生态修复搞了多少亩",
+        "全市完成营造林面积20.5万亩,草原生态修复治理面积96.1万亩。",
+    )
+    assert extraction.highlight == "96.1万亩"
+
+
+# --- dates ----------------------------------------------------------------------------------
+
+
+def test_date_start_and_end() -> None:
+    texts = (
+        "11月20日,某县举办冬季物资交流会。",
+        "据悉,某县冬季物资交流会将持续到11月25日。",
+    )
+    assert answer("某县冬季物资交流会哪天开始的", *texts).highlight == "11月20日"
+    assert answer("某县冬季物资交流会开到哪天结束", *texts).highlight == "11月25日"
+
+
+def test_time_of_day() -> None:
+    extraction = answer("党课视频每天几点推送", "党课视频于每晚九点推送至各微信群。")
+    assert extraction.highlight == "每晚九点"
+
+
+# --- names and places -----------------------------------------------------------------------
+
+
+def test_quoted_title_for_what_is_it_called() -> None:
+    extraction = answer(
+        "社区那个志愿服务活动叫啥",
+        "近日,某社区开展“绿水青山我守护”志愿服务活动,清理垃圾。",
+    )
+    assert extraction.highlight == "绿水青山我守护"
+
+
+def test_person_after_title() -> None:
+    extraction = answer("某县委书记叫什么名字", "某县委书记次旦多吉表示,要办好民生实事。")
+    assert extraction.highlight == "次旦多吉"
+
+
+def test_speaker_of_a_quotation() -> None:
+    extraction = answer(
+        "说网格让服务有了温度的是谁",
+        "“网格让服务有了温度。”格桑卓玛说,大家都很满意。",
+    )
+    assert extraction.highlight == "格桑卓玛"
+
+
+def test_place_with_the_asked_suffix() -> None:
+    extraction = answer("哪个村把护林编进歌舞里演", "某县某乡白玛村把护林防火编进歌舞表演。")
+    assert extraction.highlight is not None
+    assert extraction.highlight.endswith("白玛村")
+    assert len(extraction.highlight) <= 8
+
+
+def test_place_after_locative_verb() -> None:
+    extraction = answer(
+        "消防大队是去哪接受警示教育的",
+        "近日,消防大队前往市廉政教育基地开展警示教育。",
+    )
+    assert extraction.highlight == "市廉政教育基地"
+
+
+def test_list_answer_is_the_enumeration() -> None:
+    extraction = answer(
+        "葡萄园种的都是啥品种",
+        "葡萄园占地80亩,主要引进了红提、青提、玫瑰香等葡萄品种。",
+    )
+    assert extraction.highlight is not None
+    assert "红提、青提、玫瑰香" in extraction.highlight
+    assert "等" not in extraction.highlight
+
+
+def test_other_question_takes_what_follows_the_verb() -> None:
+    extraction = answer("大使夫人在论坛体验了什么", "图①:某国大使夫人体验打酥油茶。")
+    assert extraction.highlight == "打酥油茶"
+
+
+# --- English ----------------------------------------------------------------------------------
+
+
+class KeywordEmbedder:
+    """A tiny deterministic embedder: one dimension per keyword, for tests only."""
+
+    keywords = ("专家", "医院", "岁", "经费")
+
+    @property
+    def id(self) -> str:
+        return "test/keywords"
+
+    @property
+    def dimension(self) -> int:
+        return len(self.keywords)
+
+    def _embed(self, texts: Sequence[str]) -> Vectors:
+        english = {"experts": "专家", "hospital": "医院", "old": "岁"}
+        rows = []
+        for text in texts:
+            mapped = text + "".join(zh for en, zh in english.items() if en in text.lower())
+            rows.append([1.0 if k in mapped else 0.01 for k in self.keywords])
+        matrix = np.asarray(rows, dtype=np.float32)
+        normalised: Vectors = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+        return normalised
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts)
+
+
+def test_english_question_uses_dense_similarity_and_unit() -> None:
+    hits = make_hits("会议经费共计12万元。某医院派出6名专家赴县医院帮扶。")
+    extraction = extract_answer("How many experts did the hospital send?", hits, KeywordEmbedder())
+    assert extraction is not None
+    assert extraction.highlight == "6名"
+    assert not should_abstain("How many experts did the hospital send?", extraction, hits)
+
+
+# --- abstention -------------------------------------------------------------------------------
+
+
+def test_answerable_question_is_not_abstained() -> None:
+    hits = make_hits("截至目前,某县已累计完成60余场次远程会诊服务。", headline="某县远程医疗")
+    question = "某县远程会诊多少场"
+    assert not should_abstain(question, extract_answer(question, hits), hits)
+
+
+def test_abstain_when_the_counted_thing_is_missing() -> None:
+    hits = make_hits("合作社今年分红共计30万元,入股群众120户。", headline="某村合作社分红")
+    question = "某村合作社养了多少只羊"
+    assert should_abstain(question, extract_answer(question, hits), hits)
+
+
+def test_abstain_when_the_named_place_is_missing() -> None:
+    hits = make_hits("某县驻村工作队为群众办实事300余件。", headline="某县驻村工作")
+    question = "南山县驻村工作队帮群众办了多少件实事"
+    assert should_abstain(question, extract_answer(question, hits), hits)
+
+
+def test_abstain_without_hits() -> None:
+    assert should_abstain("某县远程会诊多少场", extract_answer("某县远程会诊多少场", []), [])
+
+
+def test_odd_input_never_raises() -> None:
+    hits = make_hits("某县已累计完成60余场次远程会诊服务。")
+    for question in ("🙂🙂", "???", "", "某" * 5000):
+        extraction = extract_answer(question, hits)
+        should_abstain(question, extraction, hits)
