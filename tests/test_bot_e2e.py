@@ -1,0 +1,149 @@
+"""End to end: the real Application and the real index of ../shared/stories, over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.settings import Settings
+from tests.bot_harness import bot_settings, running_bot
+from tests.fake_bot_api import BOT_USERNAME, TOKEN, FakeBotApi, buttons, visible_text
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "聂荣县远程会诊多少场"
+HEADLINE = "党建搭台强根基 医疗服务惠民生"
+STORY = "001_a156c6055a039714.txt"
+# The real engine takes seconds per answer on a busy 2-core machine.
+ANSWER_WAIT_S = 180.0
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def ask(api: FakeBotApi, chat: dict[str, Any], user: dict[str, Any], text: str) -> Any:
+    message = await api.send_text(chat, user, text)
+    await api.wait_for(lambda: bool(api.replies_to(message)), ANSWER_WAIT_S, f"reply to {text}")
+    return message
+
+
+async def test_private_group_and_source_button_on_the_real_index(
+    api: FakeBotApi,
+    real_index_settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = bot_settings(
+        api,
+        tmp_path,
+        index_dir=real_index_settings.index_dir,
+        cache_dir=real_index_settings.cache_dir,
+    )
+    async with running_bot(settings, api):  # index.service.load_engine, index.store
+        user = api.user(501)
+        question = await ask(api, api.private_chat(501), user, QUESTION)
+
+        group, member = api.group_chat(-100500), api.user(502)
+        unaddressed = await api.send_text(group, member, QUESTION)
+        mention = await ask(api, group, member, f"@{BOT_USERNAME} {QUESTION}")
+
+        [answer] = api.replies_to(question)
+        source = next(b for b in buttons(answer) if b["text"] == "原文 1")
+        await api.press(answer, source["callback_data"], user)
+        await api.wait_for(lambda: len(api.sent_to(501)) == 2, ANSWER_WAIT_S, "the passage")
+        await api.settle()
+
+    replies = api.replies_to(question)
+    assert len(replies) == 1
+    text = visible_text(replies[0]["text"])
+    assert "90余场次" in text
+    assert HEADLINE in text
+    assert api.replies_to(unaddressed) == []
+    assert len(api.replies_to(mention)) == 1
+    assert "90余场次" in visible_text(api.replies_to(mention)[0]["text"])
+    passage = visible_text(api.sent_to(501)[1]["text"])
+    assert HEADLINE in passage and "90余场次" in passage
+    secret = TOKEN.split(":", 1)[1]
+    assert caplog.records and secret not in caplog.text
+
+
+async def test_rebuild_while_questions_flow_switches_without_failures(
+    api: FakeBotApi, real_index_settings: Settings, tmp_path: Path
+) -> None:
+    from index.build import build_generation
+
+    # A private copy of the session's index, and a corpus where the answer changed.
+    index_dir = tmp_path / "index"
+    shutil.copytree(real_index_settings.index_dir, index_dir, symlinks=True)
+    docs = tmp_path / "stories"
+    shutil.copytree(real_index_settings.docs_dir, docs)
+    story = docs / STORY
+    story.write_text(story.read_text("utf-8").replace("90余场次", "120余场次"), "utf-8")
+    settings = bot_settings(
+        api,
+        tmp_path,
+        index_dir=index_dir,
+        docs_dir=docs,
+        cache_dir=real_index_settings.cache_dir,
+        reload_interval_s=0.5,
+    )
+
+    async with running_bot(settings, api) as bot:
+        holder = bot.application.bot_data.services.engines
+        first = holder.serving
+        assert first is not None
+        asked: list[tuple[dict[str, Any], str | None]] = []
+
+        async def keep_asking(stop: asyncio.Event) -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                serving = holder.serving
+                chat, user = api.private_chat(10_000 + n), api.user(10_000 + n)
+                message = await api.send_text(chat, user, QUESTION)
+                asked.append((message, serving.generation if serving else None))
+                await asyncio.sleep(0.5)  # a steady trickle, not a flood
+
+        stop_asking = asyncio.Event()
+        flow = asyncio.create_task(keep_asking(stop_asking))
+        summary = await asyncio.to_thread(build_generation, settings)
+        await api.wait_for(
+            lambda: holder.serving is not None and holder.serving.generation != first.generation,
+            ANSWER_WAIT_S,
+            "the bot to pick up the new generation",
+        )
+        # A few questions asked on the new index, then everyone must have an answer.
+        count = len(asked)
+        await api.wait_for(lambda: len(asked) >= count + 3, 30, "questions after the switch")
+        stop_asking.set()
+        await flow
+        await api.wait_for(
+            lambda: all(api.replies_to(m) for m, _ in asked), ANSWER_WAIT_S, "every answer"
+        )
+        await api.settle()
+
+    new_generation = summary.generation
+    assert holder.serving is not None and holder.serving.generation == new_generation
+    failures = []
+    for message, generation in asked:
+        replies = api.replies_to(message)
+        texts = [visible_text(r["text"]) for r in replies]
+        if len(texts) != 1 or not ("90余场次" in texts[0] or "120余场次" in texts[0]):
+            failures.append(texts)
+        elif generation == new_generation:
+            assert "120余场次" in texts[0], "a question asked after the switch got an old answer"
+    assert failures == []
+    assert any(g == first.generation for _, g in asked)
+    assert any(g == new_generation for _, g in asked)
