@@ -202,7 +202,7 @@ start_services() {
     return
   fi
   systemctl start newsqa-reindex.timer
-  if [ ! -s "$TOKEN_FILE" ]; then
+  if [ ! -s "$TOKEN_FILE" ] || [ -z "$(find "$STATE_DIR/stories" -name '*.txt' -print -quit)" ]; then
     log "put the bot token in $TOKEN_FILE and stories in $STATE_DIR/stories, then:"
     log "  systemctl start newsqa-reindex.service && systemctl restart newsqa-bot.service"
     return
