@@ -133,7 +133,8 @@ def test_unreachable_socket_does_not_raise(tmp_path: Path) -> None:
     assert notifier.ready() is False
 
 
-INTERVAL_S = 0.2  # WATCHDOG_USEC=200000: pings expected every 0.1 s
+# WATCHDOG_USEC=400000: pings every 0.2 s, with room for a loaded CI machine.
+INTERVAL_S = 0.4
 
 
 async def test_watchdog_pings_at_half_the_interval(systemd: FakeSystemd) -> None:
@@ -141,13 +142,13 @@ async def test_watchdog_pings_at_half_the_interval(systemd: FakeSystemd) -> None
         {"NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": str(int(INTERVAL_S * 1e6))}
     )
     task = asyncio.create_task(notifier.watchdog_loop())
-    await asyncio.sleep(0.65)
+    await asyncio.sleep(1.1)  # pings at 0, 0.2, ... 1.0
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     await asyncio.sleep(0.05)  # let the receiver thread catch up
     pings = systemd.ping_times()
-    assert 5 <= len(pings) <= 8, pings
+    assert 5 <= len(pings) <= 7, pings
     gaps = [b - a for a, b in itertools.pairwise(pings)]
     assert max(gaps) < INTERVAL_S, gaps  # never a full interval without a ping
 
@@ -157,15 +158,15 @@ async def test_blocked_event_loop_stops_the_pings(systemd: FakeSystemd) -> None:
         {"NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": str(int(INTERVAL_S * 1e6))}
     )
     task = asyncio.create_task(notifier.watchdog_loop())
-    await asyncio.sleep(0.25)
+    await asyncio.sleep(0.3)
 
     async def stuck_handler() -> None:
-        time.sleep(0.6)  # blocking call inside a coroutine: the loop stops turning
+        time.sleep(1.0)  # blocking call inside a coroutine: the loop stops turning
 
     blocked_from = time.monotonic()
     await stuck_handler()
     blocked_until = time.monotonic()
-    await asyncio.sleep(0.25)
+    await asyncio.sleep(0.3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
