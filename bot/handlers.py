@@ -216,9 +216,9 @@ async def check_allowed(update: Update, context: BotContext) -> None:
         await update.callback_query.answer(words.not_allowed, show_alert=True)
     elif chat.type == ChatType.PRIVATE:
         message = update.effective_message
-        if message is not None and user is not None:
-            if services.rate.take(user.id) is not RateDecision.SILENT:
-                await _reply(message, render_words(words.not_allowed))
+        told = user is None or services.rate.take(user.id) is RateDecision.SILENT
+        if message is not None and not told:
+            await _reply(message, render_words(words.not_allowed))
     elif not _bot_left(update):
         log.info("leaving chat %s: not on the allow-list", chat.id)
         with contextlib.suppress(TelegramError):

@@ -1,4 +1,4 @@
-"""Test helpers for the bot: a small fake QAEngine and the real Application run against FakeBotApi."""
+"""Bot test helpers: a small fake QAEngine, and the real Application run against FakeBotApi."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _passage(n: int, generation: str) -> Passage:
 
 @dataclass
 class FakeEngine:
-    """Answers 聂荣县 questions, abstains on others, raises on 'boom'; tags text with its generation."""
+    """Answers 聂荣县 questions, abstains on others, raises on 'boom'; text names its generation."""
 
     generation: str = "gen-1"
     delay_s: float = 0.0  # time one answer takes, to keep questions in flight
@@ -91,7 +91,8 @@ class FakeEngine:
             return None
         n = int(chunk_id.removeprefix(prefix))
         paragraphs = tuple(
-            Paragraph(k, f"段落{k}：聂荣县 <i>原文</i> & 医疗") for k in range(max(1, n - radius), n + radius + 1)
+            Paragraph(k, f"段落{k}：聂荣县 <i>原文</i> & 医疗")
+            for k in range(max(1, n - radius), n + radius + 1)
         )
         return PassageContext(chunk_id, FILE, HEADLINE, paragraphs, focus=n)
 

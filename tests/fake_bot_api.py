@@ -8,6 +8,7 @@ characters, 64-byte callback_data), and records every call so tests can assert o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -90,9 +91,7 @@ class FakeBotApi:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = _bound_port(self._runner)
 
     async def stop(self) -> None:
         self._closing = True
@@ -105,7 +104,9 @@ class FakeBotApi:
     # --- what a test does as a Telegram user ---------------------------------------------
 
     @staticmethod
-    def user(user_id: int, first_name: str = "Tester", language_code: str = "zh-hans") -> dict[str, Any]:
+    def user(
+        user_id: int, first_name: str = "Tester", language_code: str = "zh-hans"
+    ) -> dict[str, Any]:
         return {
             "id": user_id,
             "is_bot": False,
@@ -166,9 +167,7 @@ class FakeBotApi:
         edited = dict(message, text=text, edit_date=int(time.time()))
         await self.push_update({"edited_message": edited})
 
-    async def press(
-        self, message: dict[str, Any], data: str, user: dict[str, Any]
-    ) -> str:
+    async def press(self, message: dict[str, Any], data: str, user: dict[str, Any]) -> str:
         """A person presses an inline button under one of the bot's messages."""
         query_id = str(next(self._query_ids))
         await self.push_update(
@@ -294,10 +293,8 @@ class FakeBotApi:
             # Confirmed updates (below the offset) are gone, as on Telegram.
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
             if not self._updates and timeout > 0:
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._changed.wait_for(self._poll_done), timeout)
-                except asyncio.TimeoutError:
-                    pass
             return self._updates[:limit]
 
     def _poll_done(self) -> bool:
@@ -314,7 +311,9 @@ class FakeBotApi:
         if isinstance(reply, dict):
             replied = self._messages.get((chat_id, int(reply["message_id"])))
             if replied is not None:
-                message["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
+                message["reply_to_message"] = {
+                    k: v for k, v in replied.items() if k != "reply_to_message"
+                }
             elif not reply.get("allow_sending_without_reply"):
                 raise ApiError(400, "Bad Request: message to be replied not found")
         if params.get("reply_markup"):
@@ -355,7 +354,12 @@ class FakeBotApi:
         return True
 
     def _bot_user(self) -> dict[str, Any]:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "NewsQA", "username": self.bot_username}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "NewsQA",
+            "username": self.bot_username,
+        }
 
     def _chat_of(self, chat_id: int) -> dict[str, Any]:
         for (known_chat, _), message in self._messages.items():
@@ -413,14 +417,16 @@ class _TelegramHtml(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _ALLOWED_TAGS:
-            raise ApiError(400, f"Bad Request: can't parse entities: unsupported start tag \"{tag}\"")
+            raise ApiError(
+                400, f'Bad Request: can\'t parse entities: unsupported start tag "{tag}"'
+            )
         self._open.append(tag)
         if tag in ("b", "strong"):
             self.bold.append("")
 
     def handle_endtag(self, tag: str) -> None:
         if not self._open or self._open[-1] != tag:
-            raise ApiError(400, f"Bad Request: can't parse entities: unexpected end tag \"{tag}\"")
+            raise ApiError(400, f'Bad Request: can\'t parse entities: unexpected end tag "{tag}"')
         self._open.pop()
 
     def handle_data(self, data: str) -> None:
@@ -490,3 +496,10 @@ def _error(code: int, description: str) -> web.Response:
     return web.json_response(
         {"ok": False, "error_code": code, "description": description}, status=code
     )
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    """The port the OS picked for port 0."""
+    for address in runner.addresses:
+        return int(address[1])
+    raise RuntimeError("the fake Bot API is not listening")
