@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.reload import EngineHolder, IndexReloader, Serving
+from index.models import QAResult
 from index.settings import Settings
 from tests.bot_harness import EngineSource, FakeEngine, bot_settings, running_bot
 from tests.fake_bot_api import FakeBotApi, visible_text
@@ -62,7 +63,7 @@ async def test_a_refused_generation_keeps_the_old_engine() -> None:
 
 async def test_an_engine_that_fails_its_probe_is_refused() -> None:
     class Broken(FakeEngine):
-        def answer(self, question: str) -> object:  # type: ignore[override]
+        def answer(self, question: str) -> QAResult:
             raise RuntimeError("faiss file truncated")
 
     source, holder = EngineSource(FakeEngine("gen-1")), EngineHolder()
