@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -147,3 +150,41 @@ async def test_rebuild_while_questions_flow_switches_without_failures(
     assert failures == []
     assert any(g == first.generation for _, g in asked)
     assert any(g == new_generation for _, g in asked)
+
+
+async def test_newsqa_serve_answers_survives_sighup_and_stops_on_sigterm(
+    api: FakeBotApi, real_index_settings: Settings, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "NEWSQA_TELEGRAM_API_URL": api.base_url,
+        "NEWSQA_INDEX_DIR": str(real_index_settings.index_dir),
+        "NEWSQA_CACHE_DIR": str(real_index_settings.cache_dir),
+        "NEWSQA_FEEDBACK_PATH": str(tmp_path / "feedback.jsonl"),
+    }
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "telegram-token").write_text(TOKEN + "\n")
+    env["CREDENTIALS_DIRECTORY"] = str(credentials)
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("newsqa")),
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        question = await ask(api, api.private_chat(601), api.user(601), QUESTION)
+        assert "90余场次" in visible_text(api.replies_to(question)[0]["text"])
+        process.send_signal(signal.SIGHUP)  # Python's default would kill the process
+        again = await ask(api, api.private_chat(602), api.user(602), QUESTION)
+        assert "90余场次" in visible_text(api.replies_to(again)[0]["text"])
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert TOKEN.split(":", 1)[1] not in (out + err).decode()

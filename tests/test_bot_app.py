@@ -1,0 +1,95 @@
+"""`newsqa serve`: where the token comes from, exit codes, and the token kept out of output."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.app import TokenError, load_token, serve
+from index.settings import Settings
+from tests.fake_bot_api import TOKEN, FakeBotApi
+
+NEWSQA = Path(sys.executable).with_name("newsqa")
+OTHER_TOKEN = "987654321:BBWrongTokenButWellFormed_0123456789xyz"
+
+
+def settings(**values: object) -> Settings:
+    return Settings().model_copy(update={"credentials_directory": None, **values})
+
+
+def test_token_from_the_credentials_directory_wins(tmp_path: Path) -> None:
+    (tmp_path / "telegram-token").write_text(TOKEN + "\n")
+    chosen = settings(credentials_directory=tmp_path, telegram_token=SecretStr(OTHER_TOKEN))
+    assert load_token(chosen) == TOKEN
+
+
+def test_token_from_the_environment_variable(tmp_path: Path) -> None:
+    assert load_token(settings(credentials_directory=tmp_path, telegram_token=SecretStr(TOKEN)))
+    assert load_token(settings(telegram_token=SecretStr(TOKEN))) == TOKEN
+
+
+def test_missing_token_is_an_error() -> None:
+    with pytest.raises(TokenError, match="no Telegram token"):
+        load_token(settings())
+
+
+def test_malformed_token_error_does_not_repeat_it() -> None:
+    bad = "12345:short-secret"
+    with pytest.raises(TokenError) as raised:
+        load_token(settings(telegram_token=SecretStr(bad)))
+    assert "malformed" in str(raised.value) and "short-secret" not in str(raised.value)
+
+
+def test_settings_repr_hides_the_token() -> None:
+    chosen = settings(telegram_token=SecretStr(TOKEN))
+    secret = TOKEN.split(":", 1)[1]
+    assert secret not in repr(chosen) and secret not in str(chosen.model_dump())
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token", "123:" + "x" * 10])
+def test_serve_exits_2_with_one_line(token: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    chosen = settings(telegram_token=SecretStr(token) if token else None)
+    assert serve(chosen) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsqa serve: ") and err.count("\n") == 1
+    if token:
+        assert token not in err
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_serve_with_a_rejected_token_exits_2_without_showing_it(
+    api: FakeBotApi, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "NEWSQA_TELEGRAM_TOKEN": OTHER_TOKEN,
+        "NEWSQA_TELEGRAM_API_URL": api.base_url,
+        "NEWSQA_INDEX_DIR": str(tmp_path / "index"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(NEWSQA),
+        "-v",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    text = (out + err).decode()
+    assert process.returncode == 2, text
+    assert "newsqa serve: Telegram rejected the token" in text
+    assert OTHER_TOKEN.split(":", 1)[1] not in text
