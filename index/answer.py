@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -111,6 +112,8 @@ _DATE_SPAN = re.compile(
 _TIME_OF_DAY = re.compile(r"[点时]")
 _ASKS_TIME_OF_DAY = re.compile(r"几点|what time")
 _ASKS_YEAR = re.compile(r"哪年|哪一年|what year|which year")
+_ASKS_DAY = re.compile(r"哪天|哪一天|几号|哪日|what date|which day|what day")
+_DAY_MARK = re.compile(r"[日号]")
 _ASKS_END = re.compile(r"结束|截止|闭幕|到哪天|持续到|until|end")
 _DATE_END_MARK = re.compile(r"(?:到|至|截至|持续到)$")
 _DATE_START_MARK = re.compile(r"^(?:起|以来|开始|启动)")
@@ -124,13 +127,14 @@ _TITLE_WORDS = (
     "官兵|志愿者|代表|学生|社长|会长|馆长|处长|科长|指导员|教导员|政委|司令员|大使夫人|夫人"
 )
 _SPEECH_VERBS = "说|表示|介绍|指出|强调|告诉|坦言|感慨|笑着|带领|一行"
+# Characters that do not occur inside personal names (particles, negation, common verbs).
+_NAME_CHAR = r"(?:(?![的了是在对不和与就也都又还把被将为着过很说讲要有从向])[\u4e00-\u9fff·])"
 _NAME_AFTER_TITLE = re.compile(
-    rf"(?:{_TITLE_WORDS})(?!{_SPEECH_VERBS}|[的是在和与等])([\u4e00-\u9fff·]{{2,7}}?)"
-    r"(?=说|表示|介绍|指出|强调|告诉|坦言|感慨|笑着|一行|家|属|等|今年|是|正|在|的|为|带领|"
-    r"[,，。、；;:：“”（(])"
+    rf"(?:{_TITLE_WORDS})(?!{_SPEECH_VERBS}|[的是在和与等])({_NAME_CHAR}{{2,7}}?)"
+    r"(?=说|表示|介绍|指出|强调|告诉|坦言|感慨|笑着|一行|家|属|等|今年|是|正|在|的|为|带领|[、（(])"
 )
 _SPEAKER_AFTER_QUOTE = re.compile(
-    r"”([\u4e00-\u9fff·]{2,7}?)(?:笑着|激动地|高兴地|感慨地)?(?:说|表示|介绍|坦言|感慨)"
+    rf"”({_NAME_CHAR}{{2,7}}?)(?:笑着|激动地|高兴地|感慨地)?(?:说|表示|介绍|坦言|感慨)"
 )
 _ROLE_BEFORE_VERB = re.compile(
     rf"([\u4e00-\u9fff]{{0,8}}?(?:{_TITLE_WORDS}))(?=说|表示|介绍|指出|强调|鼓励|带头|带领|要求)"
@@ -237,7 +241,7 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
             sentence[max(0, match.start() - 3) : match.start()]
         ):
             fit += 0.25
-        fit -= 0.03 * order
+        fit -= 0.01 * min(order, 10)
         fit += 0.5 * _proximity(sentence, match.start(), match.end(), covered)
         spans.append(_Span(match.start(), end, fit, _number_fits(text, unit, focus)))
     return spans
@@ -267,6 +271,7 @@ def _date_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
     wants_time = bool(_ASKS_TIME_OF_DAY.search(lowered))
     wants_year = bool(_ASKS_YEAR.search(lowered))
     wants_end = bool(_ASKS_END.search(lowered))
+    wants_day = bool(_ASKS_DAY.search(lowered))
     for match in _DATE_SPAN.finditer(sentence):
         text = match.group(0)
         if text in focus.text:
@@ -277,6 +282,8 @@ def _date_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
             fit -= 0.6
         if wants_year and "年" not in text:
             fit -= 0.4
+        if wants_day and not _DAY_MARK.search(text):
+            fit -= 0.6
         before = sentence[max(0, match.start() - 3) : match.start()]
         after = sentence[match.end() : match.end() + 3]
         ends_here = bool(_DATE_END_MARK.search(before))
@@ -322,21 +329,26 @@ def _name_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
         inner = sentence[start:end]
         if _mostly_covered(inner, covered[start:end]) and not asks_title:
             continue
-        fit = 1.2 if asks_title else 0.5
+        fit = 1.2 if asks_title else (0.3 if asks_person else 0.5)
         if named_tail and named_tail in sentence[start : end + 1 + len(named) + 2]:
             fit += 0.6  # 品牌/林卡/工作室 inside or right after the quote
         fit += 0.4 * _proximity(sentence, match.start(), match.end(), covered)
         spans.append(_Span(start, end, fit))
+    asks_speaker = bool(re.search(r"说|表示|讲", focus.text))
     for pattern in (_NAME_AFTER_TITLE, _SPEAKER_AFTER_QUOTE):
         for match in pattern.finditer(sentence):
             start, end = match.start(1), match.end(1)
             if _mostly_covered(sentence[start:end], covered[start:end]):
                 continue
             fit = (1.4 if asks_person else 0.8) + 0.3 * _proximity(sentence, start, end, covered)
+            if asks_speaker and pattern is _SPEAKER_AFTER_QUOTE:
+                fit += 0.2
             spans.append(_Span(start, end, fit))
-    if asks_person and not spans:
+    if asks_person:
         for match in _ROLE_BEFORE_VERB.finditer(sentence):
             spans.append(_Span(match.start(1), match.end(1), 1.0))
+        spans.extend(span for span in _anchored_spans(sentence, focus, covered) if span.fit >= 1.1)
+    if asks_person and not spans:
         for start, end in _words_with_flags(sentence, _PERSON_FLAGS):
             if end - start >= 2 and not any(covered[start:end]):
                 spans.append(_Span(start, end, 0.7))
@@ -367,7 +379,7 @@ def _place_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -
         if is_place or is_suffix:
             if run_start is None:
                 # 214 + 国道: a bare suffix word takes the word before it as its name.
-                run_start = words[index - 1][2] if is_suffix and not is_place else start
+                run_start = words[index - 1][2] if is_suffix else start
             run_end = start + len(word)
             continue
         if run_start is not None:
@@ -490,13 +502,15 @@ def _list_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
         if "、" not in clause:
             continue
         items = clause.split("、")
+        if any(not item.strip() for item in items):
+            continue
         inner = items[1:-1] or [items[-1]]
         longest = max(len(item) for item in inner)
         first = _trim_first_item(items[0], longest)
         last = _trim_last_item(items[-1], longest)
         span_start = start + len(items[0]) - len(first)
         span_end = start + len(clause) - len(items[-1]) + len(last)
-        fit = 1.0 + 0.1 * min(len(items), 6)
+        fit = 0.9 + 0.1 * min(len(items), 5)
         if wanted and len(items) == wanted:
             fit += 0.5
         if _mostly_covered(sentence[span_start:span_end], covered[span_start:span_end]):
@@ -593,9 +607,10 @@ def _anchors(focus: QuestionFocus) -> _Anchors:
         head_match = re.match(r"[\u4e00-\u9fff]{1,3}", after_text)
         head = head_match.group(0) if head_match else ""
         head = re.sub(r"[的吗呢了]+.*$", "", head)
+    asks_subject = bool(after_run) and not head
     return _Anchors(
-        before_run.group(0) if before_run else "",
-        after_run.group(0) if after_run and not head else "",
+        before_run.group(0) if before_run and not asks_subject else "",
+        after_run.group(0) if asks_subject and after_run else "",
         head,
     )
 
@@ -613,23 +628,22 @@ def _anchored_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]
                 run_start -= 1
             run_start = max(run_start, match.start() - 10)
             run_start, _ = _strip_function_chars(sentence, run_start, match.start())
-            if match.start() - run_start >= 1:
-                spans.append(_Span(run_start, match.end(), 1.2))
+            modifier = sentence[run_start : match.start()]
+            if modifier and not _ARABIC.search(modifier) and "、" not in modifier:
+                spans.append(_Span(run_start, match.end(), 1.3))
     if anchors.before:
         for match in re.finditer(re.escape(anchors.before), sentence):
             clause_end = _clause_end(bounds, match.end())
-            run_end = match.end()
-            while run_end < clause_end and not covered[run_end]:
-                run_end += 1
+            run_end = min(clause_end, match.end() + 30)
             run_start, run_end = _strip_function_chars(sentence, match.end(), run_end)
             if run_end - run_start >= 2:
-                spans.append(_Span(run_start, run_end, 1.1))
+                spans.append(_Span(run_start, run_end, 1.3))
     if anchors.after:
         for match in re.finditer(re.escape(anchors.after), sentence):
             clause_start = _clause_start(bounds, match.start())
             run_start, run_end = _strip_function_chars(sentence, clause_start, match.start())
             if 2 <= run_end - run_start <= 24:
-                spans.append(_Span(run_start, run_end, 1.1))
+                spans.append(_Span(run_start, run_end, 1.3))
     return spans
 
 
@@ -672,12 +686,29 @@ def _strip_function_chars(sentence: str, start: int, end: int) -> tuple[int, int
     return start, end
 
 
+_YES_NO = re.compile(r"(?:吗|(?<![什怎])么)\??$|是不是|有没有|要不要|能不能|会不会|可不可以")
+
+
+def _yes_no_spans(sentence: str, focus: QuestionFocus) -> list[_Span]:
+    """For a yes/no question, the clause that speaks to its predicate (收费吗 → 不收取任何费用)."""
+    segments = content_segments(focus.text)
+    predicate = segments[-1] if segments else ""
+    chars = {char for char in predicate if "\u4e00" <= char <= "\u9fff"}
+    spans: list[_Span] = []
+    for start, end in _clause_bounds(sentence):
+        clause = sentence[start:end]
+        hits = sum(1 for char in chars if char in clause)
+        if chars and hits:
+            spans.append(_Span(start, end, 0.6 + 0.6 * hits / len(chars)))
+    return spans
+
+
 def _typed_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
     """Candidate answer spans of the asked type, each with its fit."""
-    if focus.wants_list:
+    if focus.wants_list and focus.qtype is not QuestionType.PLACE:
         spans = _list_spans(sentence, focus, covered)
         if spans:
-            return spans
+            return spans + _anchored_spans(sentence, focus, covered)
     if focus.qtype is QuestionType.NUMBER:
         return _number_spans(sentence, focus, covered)
     if focus.qtype is QuestionType.DATE:
@@ -687,13 +718,103 @@ def _typed_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -
             _Span(s.start, s.end, s.fit - 0.4) for s in _gap_spans(sentence, focus, covered)
         ]
     if focus.qtype is QuestionType.PLACE:
-        return _place_spans(sentence, focus, covered)
+        return _place_spans(sentence, focus, covered) or _list_spans(sentence, focus, covered)
+    if _YES_NO.search(focus.text):
+        return _yes_no_spans(sentence, focus)
     quoted = [
         span
         for span in _name_spans(sentence, focus, covered)
         if sentence[span.start - 1 : span.start] in "“《"
     ]
     return quoted + _gap_spans(sentence, focus, covered)
+
+
+# --- romanised names ----------------------------------------------------------------------
+
+_PINYIN_WORD = re.compile(
+    r"(?:(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+    r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|ai|ei|ao|ou|an|en|er|ia|ie|in|iu|ua|"
+    r"uo|ui|un|ue|ve|a|o|e|i|u|v))+"
+)
+_CAPITALISED_WORD = re.compile(r"\b[A-Z][a-z]{3,}\b")
+_MAX_NAME_SYLLABLES = 6
+
+
+def romanised_names(question: str) -> list[str]:
+    """Capitalised words of an English question that spell pinyin (Suzhou, Kaqiong), lower-cased;
+    Tibetan romanisations (Lhundrub, Shigatse) are not pinyin and are left out."""
+    names = []
+    for word in _CAPITALISED_WORD.findall(question):
+        lowered = word.lower()
+        if _PINYIN_WORD.fullmatch(lowered) and lowered not in _ENGLISH_COMMON_PINYIN_LOOKALIKES:
+            names.append(lowered)
+    return list(dict.fromkeys(names))
+
+
+# English words that happen to spell pinyin syllables.
+_ENGLISH_COMMON_PINYIN_LOOKALIKES = frozenset(
+    "china chinese hang long line bang gang sing song ping pong mine time once"
+    " done gone none lane zone bone".split()
+)
+
+
+@lru_cache(maxsize=4096)
+def _pinyin_syllables(text: str) -> tuple[str, ...]:
+    from pypinyin import lazy_pinyin
+
+    return tuple(syllable.lower() for syllable in lazy_pinyin(text))
+
+
+def _romanised_found(name: str, text: str) -> bool:
+    """`name` spelled by consecutive syllables of the text's pinyin (bayi → 巴宜)."""
+    syllables = _pinyin_syllables(text)
+    for start in range(len(syllables)):
+        if not name.startswith(syllables[start]):
+            continue
+        joined = ""
+        for syllable in syllables[start : start + _MAX_NAME_SYLLABLES]:
+            joined += syllable
+            if len(joined) >= len(name):
+                break
+        if joined == name:
+            return True
+    return False
+
+
+def _english_coverage(
+    names: Sequence[str],
+    name_weights: dict[str, float],
+    translated: dict[str, float],
+    text: str,
+) -> float:
+    """Translated words found in `text` (the lexicon maps romanised names too); without a
+    lexicon, romanised names matched against the text's pinyin."""
+    if translated:
+        return _coverage(text, translated)
+    return _romanised_coverage(names, text, name_weights)
+
+
+def _name_weights(names: Sequence[str], texts: Sequence[str]) -> dict[str, float]:
+    """IDF of each romanised name over the candidate sentences, as for Chinese grams."""
+    total = len(texts)
+    return {
+        name: 1.0 + math.log((total + 1) / (sum(1 for t in texts if _romanised_found(name, t)) + 1))
+        for name in names
+    }
+
+
+def _romanised_coverage(
+    names: Sequence[str], text: str, weights: dict[str, float] | None = None
+) -> float:
+    if not names:
+        return 0.0
+    total = sum(weights.get(name, 1.0) for name in names) if weights else len(names)
+    found = sum(
+        (weights.get(name, 1.0) if weights else 1.0)
+        for name in names
+        if _romanised_found(name, text)
+    )
+    return found / total
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -745,8 +866,8 @@ def _dense_similarities(
     return [float(value) for value in similarities]
 
 
-_CANDIDATE_HITS = 6
-_DENSE_SENTENCES = 10
+_CANDIDATE_HITS = 8
+_DENSE_SENTENCES = 12
 _WEAK_OVERLAP = 0.35
 
 
@@ -755,8 +876,13 @@ def extract_answer(
     hits: Sequence[Hit],
     embedder: Embedder | None = None,
     max_chars: int = 300,
+    translations: Sequence[str] = (),
 ) -> Extraction | None:
-    """Pick the sentence among the top hits that best answers `question`, and its highlight."""
+    """Pick the sentence among the top hits that best answers `question`, and its highlight.
+
+    `translations` are Chinese words standing for an English question's words (the
+    retriever's cross-lingual lexicon); they score sentences as a Chinese question's words do.
+    """
     focus = analyse_question(question)
     candidates = _candidates(hits[:_CANDIDATE_HITS])
     if not candidates:
@@ -771,10 +897,24 @@ def extract_answer(
     contexts = _article_contexts(hits[:_CANDIDATE_HITS])
     top_score = max((hit.score for hit in hits[:_CANDIDATE_HITS]), default=0.0) or 1.0
 
-    lexical = [_coverage(text, weights) for text in sentence_texts]
-    context = [
-        _coverage(contexts[_article_key(c.hit.chunk)] + c.sentence, weights) for c in candidates
-    ]
+    if focus.english:
+        # Romanised names (Bayi, Qiaolagang) are the only words an English question shares
+        # with a Chinese story; they are matched against the pinyin of the text.
+        names = romanised_names(focus.text)
+        name_weights = _name_weights(names, sentence_texts)
+        translated = _gram_weights({t for t in translations if t}, sentence_texts)
+        lexical = [
+            _english_coverage(names, name_weights, translated, text) for text in sentence_texts
+        ]
+        context = [
+            _english_coverage(names, name_weights, translated, contexts[_article_key(c.hit.chunk)])
+            for c in candidates
+        ]
+    else:
+        lexical = [_coverage(text, weights) for text in sentence_texts]
+        context = [
+            _coverage(contexts[_article_key(c.hit.chunk)] + c.sentence, weights) for c in candidates
+        ]
     dense = _dense_for(focus, embedder, candidates, lexical, context)
     cover_grams = [gram for gram in weights if len(gram) > 1 or gram in grams]
 
@@ -787,14 +927,14 @@ def extract_answer(
         previous = lexical[position - 1] if candidate.index > 0 else 0.0
         score = (
             1.0 * lexical[position]
-            + 0.3 * previous
+            + 0.1 * previous
             + 0.6 * context[position]
-            + 0.35 * span_fit
+            + 0.45 * span_fit
             + 0.08 / (1 + candidate.rank)
             + 0.12 * candidate.hit.score / top_score
         )
         if dense is not None:
-            score += (1.5 if focus.english else 0.6) * dense[position]
+            score += (0.8 if focus.english else 0.3) * dense[position]
         if best is None or score > best[0]:
             best = (score, candidate, span, context[position])
     assert best is not None
@@ -845,17 +985,19 @@ def _dense_for(
         return None
     order = sorted(
         range(len(candidates)),
-        key=lambda i: (candidates[i].rank, -context[i] - lexical[i]),
+        key=lambda i: (-context[i] - lexical[i], candidates[i].rank),
     )[:_DENSE_SENTENCES]
     similarities = _dense_similarities(
         embedder, focus.text, [candidates[i].sentence for i in order]
     )
     if similarities is None:
         return None
+    # e5 cosines of related sentences sit in a narrow band; spread them over 0..1.
     dense = [0.0] * len(candidates)
     floor = min(similarities)
+    spread = max(similarities) - floor + 0.02
     for i, value in zip(order, similarities, strict=True):
-        dense[i] = value - floor
+        dense[i] = (value - floor) / spread
     return dense
 
 
@@ -887,7 +1029,7 @@ def _answer_text(
 
 _ENTITY_SUFFIX = re.compile(r"[县市乡村镇区省州]$")
 _LATIN = re.compile(r"[A-Za-z]")
-_MIN_SUPPORT = 0.45
+_MIN_SUPPORT = 0.3
 
 
 def _key_terms(focus: QuestionFocus) -> list[str]:
@@ -925,6 +1067,9 @@ def should_abstain(question: str, extraction: Extraction | None, hits: Sequence[
         return True
     focus = analyse_question(question)
     retrieved = "\n".join(f"{hit.chunk.headline}\n{hit.chunk.text}" for hit in hits)
+    article = _article_contexts(
+        [hit for hit in hits if _article_key(hit.chunk) == _article_key(extraction.chunk)]
+    ).get(_article_key(extraction.chunk), extraction.text)
     if any(not _term_found(term, retrieved) for term in _key_terms(focus)):
         return True
     if focus.counted_noun and not _term_found(focus.counted_noun, extraction.text):
@@ -934,5 +1079,8 @@ def should_abstain(question: str, extraction: Extraction | None, hits: Sequence[
     if extraction.highlight is None and focus.qtype is not QuestionType.OTHER:
         return True
     if focus.english:
+        names = romanised_names(focus.text)
+        if names and _romanised_coverage(names, article) == 0.0:
+            return True
         return extraction.confidence < 0.2
     return extraction.support < _MIN_SUPPORT

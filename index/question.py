@@ -261,7 +261,7 @@ def _english_units(lowered: str) -> tuple[str, ...]:
 
 
 _ZH_LIST = re.compile(
-    r"哪几|哪些|哪[一二三四五六七八九十两\d]+[个家项条种]|什么品种|哪[类种]|都是啥|都是什么|有哪"
+    r"哪几|哪些|哪[一二三四五六七八九十两\d]+[个家项条种]|什么品种|都是啥|都是什么|有哪"
 )
 _EN_LIST = re.compile(r"\bwhich (?:ones|\w+s)\b|\bwhat (?:are|were) the\b|\blist\b")
 _PLACE_SUFFIX = re.compile(r"哪[个座条所]?(国道|[县市乡村镇区省州路街])")
