@@ -66,6 +66,8 @@ class FakeBotApi:
     bot_username: str = BOT_USERNAME
     calls: list[Call] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # messages the bot sent
+    sent_at: dict[int, float] = field(default_factory=dict)  # message_id → monotonic time
+    pushed_at: dict[int, float] = field(default_factory=dict)  # message_id → monotonic time
     left_chats: list[int] = field(default_factory=list)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     fail_methods: dict[str, int] = field(default_factory=dict)  # method → HTTP code, for tests
@@ -201,6 +203,9 @@ class FakeBotApi:
     async def push_update(self, payload: dict[str, Any]) -> int:
         assert self._changed is not None, "start() the fake API first"
         update_id = next(self._update_ids)
+        for kind in ("message", "edited_message"):
+            if kind in payload:
+                self.pushed_at[payload[kind]["message_id"]] = time.monotonic()
         async with self._changed:
             self._updates.append({"update_id": update_id, **payload})
             self._changed.notify_all()
@@ -217,6 +222,12 @@ class FakeBotApi:
             if m["chat"]["id"] == chat_id
             and m.get("reply_to_message", {}).get("message_id") == message_id
         ]
+
+    def reply_latency(self, message: dict[str, Any]) -> float:
+        """Seconds from a person's message reaching the API to the bot's first reply to it."""
+        replies = self.replies_to(message)
+        first = min(self.sent_at[r["message_id"]] for r in replies)
+        return first - self.pushed_at[message["message_id"]]
 
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["chat"]["id"] == chat_id]
@@ -319,6 +330,7 @@ class FakeBotApi:
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         self.sent.append(message)
+        self.sent_at[message["message_id"]] = time.monotonic()
         return message
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
