@@ -42,7 +42,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
     """Cold build, rebuild after one story changed, and warm end-to-end query latency."""
     from index.build import build_generation
-    from index.embedding import load_embedder
+    from index.embedding import embedder_for
     from index.evaluate import NaiveBaseline
     from index.service import load_engine
 
@@ -54,7 +54,7 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
             update={"docs_dir": docs, "index_dir": root / "index", "cache_dir": root / "cache"}
         )
         started = time.perf_counter()
-        embedder = load_embedder(local.embedder, local.cache_dir, local.embed_batch_size)
+        embedder = embedder_for(local)
         cold = build_generation(local, embedder=embedder)
         cold_s = time.perf_counter() - started
 

@@ -20,8 +20,9 @@ import numpy as np
 
 from index.chunking import chunk_articles, retrieval_text
 from index.cleaning import split_articles
+from index.crosslingual import CrossLingualLexicon, corpus_words_and_pairs
 from index.dense import build_dense_index, choose_index_type, save_dense_index
-from index.embedding import Embedder, EmbeddingCache, embed_passages_cached, load_embedder
+from index.embedding import Embedder, EmbeddingCache, embed_passages_cached, embedder_for
 from index.errors import BuildError, NewsqaError
 from index.lexical import build_bm25, save_bm25
 from index.loading import load_pages
@@ -40,6 +41,7 @@ from index.store import (
 log = logging.getLogger(__name__)
 
 CHUNKS_FILE = "chunks.jsonl"
+LEXICON_FILE = "crosslingual.json"
 ARTICLES_FILE = "articles.jsonl"
 DENSE_FILE = "dense.faiss"
 CHUNK_BM25_DIR = "bm25_chunks"
@@ -118,9 +120,7 @@ def build_generation(
             raise BuildError(f"the stories in {docs_dir} hold no text to index")
 
         try:
-            model = embedder or load_embedder(
-                settings.embedder, settings.cache_dir, settings.embed_batch_size
-            )
+            model = embedder or embedder_for(settings)
         except NewsqaError as exc:
             raise BuildError(str(exc)) from exc
         article_rows = {(a.file, a.index): row for row, a in enumerate(articles)}
@@ -141,6 +141,10 @@ def build_generation(
             save_bm25(build_bm25(texts), staging / CHUNK_BM25_DIR)
             save_bm25(
                 build_bm25([article_document(a) for a in articles]), staging / ARTICLE_BM25_DIR
+            )
+            documents = [article_document(a) for a in articles]
+            CrossLingualLexicon.build(*corpus_words_and_pairs(documents)).save(
+                staging / LEXICON_FILE
             )
             _write_jsonl(staging / CHUNKS_FILE, [c.to_json() for c in chunks])
             _write_articles(staging / ARTICLES_FILE, articles)

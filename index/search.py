@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from index.crosslingual import CrossLingualLexicon
 from index.dense import search_dense
 from index.embedding import Embedder
 from index.lexical import bm25_scores
@@ -22,9 +23,9 @@ from index.models import Chunk, Hit
 class FusionWeights:
     """Weights of the three normalised signals; measured on the dev sets (see README)."""
 
-    dense: float = 0.5
-    lexical: float = 0.35
-    article: float = 0.15
+    dense: float = 0.3
+    lexical: float = 0.5
+    article: float = 0.2
 
 
 class HybridSearcher:
@@ -38,6 +39,7 @@ class HybridSearcher:
         chunk_bm25: Any,
         article_bm25: Any,
         embedder: Embedder,
+        lexicon: CrossLingualLexicon | None = None,
         weights: FusionWeights | None = None,
     ) -> None:
         self.chunks = list(chunks)
@@ -46,6 +48,7 @@ class HybridSearcher:
         self._chunk_bm25 = chunk_bm25
         self._article_bm25 = article_bm25
         self.embedder = embedder
+        self.lexicon = lexicon or CrossLingualLexicon()
         self.weights = weights or FusionWeights()
 
     def search(self, question: str, k: int, candidates: int = 30) -> list[Hit]:
@@ -53,8 +56,9 @@ class HybridSearcher:
             return []
         query = self.embedder.embed_queries([question])[0]
         dense_scores, dense_ids = search_dense(self._dense, query, candidates)
-        lexical_all = bm25_scores(self._chunk_bm25, question)
-        article_all = bm25_scores(self._article_bm25, question)
+        lexical_query = " ".join([question, *self.lexicon.expand(question)])
+        lexical_all = bm25_scores(self._chunk_bm25, lexical_query)
+        article_all = bm25_scores(self._article_bm25, lexical_query)
         lexical_top = np.argsort(-lexical_all)[:candidates]
         lexical_top = lexical_top[lexical_all[lexical_top] > 0]
 

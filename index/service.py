@@ -14,10 +14,12 @@ from index.build import (
     CHUNK_BM25_DIR,
     CHUNKS_FILE,
     DENSE_FILE,
+    LEXICON_FILE,
     chunk_article_rows,
 )
+from index.crosslingual import CrossLingualLexicon
 from index.dense import load_dense_index
-from index.embedding import Embedder, load_embedder
+from index.embedding import Embedder, embedder_for
 from index.errors import EmbedderError, IndexInvalidError, IndexNotFoundError
 from index.lexical import load_bm25
 from index.models import (
@@ -183,7 +185,7 @@ def load_generation(path: Path, settings: Settings, embedder: Embedder | None = 
     manifest = validate_generation(path)
     if embedder is None:
         try:
-            embedder = load_embedder(settings.embedder, settings.cache_dir)
+            embedder = embedder_for(settings)
         except EmbedderError as exc:
             raise IndexInvalidError(str(exc)) from exc
     if embedder.id != manifest.embedder or embedder.dimension != manifest.dimension:
@@ -204,6 +206,7 @@ def load_generation(path: Path, settings: Settings, embedder: Embedder | None = 
         dense = load_dense_index(path / DENSE_FILE)
         chunk_bm25 = load_bm25(path / CHUNK_BM25_DIR)
         article_bm25 = load_bm25(path / ARTICLE_BM25_DIR)
+        lexicon = CrossLingualLexicon.load(path / LEXICON_FILE)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise IndexInvalidError(f"{path.name}: cannot read index files: {exc}") from exc
     if len(chunks) != manifest.chunks or dense.ntotal != manifest.chunks:
@@ -215,6 +218,7 @@ def load_generation(path: Path, settings: Settings, embedder: Embedder | None = 
         chunk_bm25=chunk_bm25,
         article_bm25=article_bm25,
         embedder=embedder,
+        lexicon=lexicon,
     )
     return Engine(
         manifest=manifest,
@@ -252,7 +256,7 @@ def load_engine(
         raise IndexNotFoundError(f"no index under {root}: run `newsqa index build` first")
     if embedder is None:
         try:
-            embedder = load_embedder(settings.embedder, settings.cache_dir)
+            embedder = embedder_for(settings)
         except EmbedderError as exc:
             raise IndexInvalidError(str(exc)) from exc
     errors: list[str] = []

