@@ -76,30 +76,46 @@ class IndexReloader:
         self._holder.swap(serving)
         return serving
 
-    async def check(self, *, retry_refused: bool = False) -> bool:
-        """Swap in the current generation if it changed and validates; True if swapped."""
+    async def check(self, *, forced: bool = False) -> bool:
+        """Swap in the current generation if it changed and validates; True if swapped.
+
+        `forced` (SIGHUP) also retries a generation refused before, and always tells systemd
+        RELOADING=1 … READY=1, as a reload it asked for expects.
+        """
         async with self._lock:
-            generation = await asyncio.to_thread(self._read_generation, self._settings.index_dir)
-            serving = self._holder.serving
-            if generation is None or (serving is not None and generation == serving.generation):
-                return False
-            if generation == self._refused and not retry_refused:
-                return False
-            log.info("index generation %s is current; loading it", generation)
-            self._on_reloading()
+            announced = forced
+            if forced:
+                self._on_reloading()
             try:
-                fresh = await asyncio.to_thread(self._load_and_validate, generation)
-            except Exception as exc:
-                # Keep answering from the old index; say why the new one was refused.
-                self._refused = generation
-                log.warning("refused index generation %s, keeping the old one: %s", generation, exc)
-                self._on_ready(serving.generation if serving else None)
-                return False
-            self._holder.swap(fresh)
-            self._refused = None
-            log.info("now serving index generation %s", generation)
-            self._on_ready(generation)
-            return True
+                generation = await asyncio.to_thread(
+                    self._read_generation, self._settings.index_dir
+                )
+                serving = self._holder.serving
+                if generation is None or (serving and generation == serving.generation):
+                    return False
+                if generation == self._refused and not forced:
+                    return False
+                log.info("index generation %s is current; loading it", generation)
+                if not announced:
+                    self._on_reloading()
+                    announced = True
+                try:
+                    fresh = await asyncio.to_thread(self._load_and_validate, generation)
+                except Exception as exc:
+                    # Keep answering from the old index; say why the new one was refused.
+                    self._refused = generation
+                    log.warning(
+                        "refused index generation %s, keeping the old one: %s", generation, exc
+                    )
+                    return False
+                self._holder.swap(fresh)
+                self._refused = None
+                log.info("now serving index generation %s", fresh.generation)
+                return True
+            finally:
+                if announced:
+                    current = self._holder.serving
+                    self._on_ready(current.generation if current else None)
 
     async def watch(self) -> None:
         """Check every reload_interval_s, or at once when requested, until cancelled."""
@@ -112,7 +128,7 @@ class IndexReloader:
                 pass
             self._wake.clear()
             try:
-                await self.check(retry_refused=forced)
+                await self.check(forced=forced)
             except Exception:
                 log.exception("index reload check failed; will try again")
 

@@ -43,6 +43,10 @@ async def test_initial_load_then_swap_on_a_new_generation() -> None:
     assert await watcher.check() is True
     assert holder.serving.generation == "gen-2"
     assert events == ["reloading", "ready gen-2"]
+    events.clear()
+    assert await watcher.check(forced=True) is False  # SIGHUP with nothing new
+    assert events == ["reloading", "ready gen-2"]  # systemd still hears the reload finish
+    assert source.loads == 2
 
 
 async def test_a_refused_generation_keeps_the_old_engine() -> None:
@@ -57,7 +61,7 @@ async def test_a_refused_generation_keeps_the_old_engine() -> None:
     assert await watcher.check() is False  # not retried on every tick
     assert source.loads == 2
     source.refuse.clear()
-    assert await watcher.check(retry_refused=True) is True  # SIGHUP retries it
+    assert await watcher.check(forced=True) is True  # SIGHUP retries it
     assert holder.serving is not None and holder.serving.generation == "gen-2"
 
 
