@@ -298,3 +298,22 @@ async def test_token_stays_out_of_logs(
     assert not [r for r in caplog.records if secret in r.getMessage()]
     assert secret not in caplog.text
     assert BOT_ID  # the bot id (before the colon) is public and may be logged
+
+
+async def test_buttons_still_work_after_a_restart(api: FakeBotApi, tmp_path: Path) -> None:
+    source = EngineSource(FakeEngine())
+    settings = bot_settings(api, tmp_path)
+    chat, user = api.private_chat(9301), api.user(9301)
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        answer = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    # A new Application with nothing in memory: the buttons carry everything they need.
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        more = next(b for b in buttons(answer) if b["text"] == "更多")
+        await api.press(answer, more["callback_data"], user)
+        source_1 = next(b for b in buttons(answer) if b["text"] == "原文 1")
+        await api.press(answer, source_1["callback_data"], user)
+        await api.wait_for(lambda: len(api.sent) == 3, what="a page and a passage")
+        await api.settle()
+    shown = [visible_text(m["text"]) for m in api.sent[1:]]
+    assert any(t.startswith("更多相关段落") and "4. 《" in t for t in shown)
+    assert any("¶1 段落1" in t for t in shown)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.reload import EngineHolder, IndexReloader, Serving
+from bot.systemd import SystemdNotifier
 from index.models import QAResult
 from index.settings import Settings
 from tests.bot_harness import EngineSource, FakeEngine, bot_settings, running_bot
@@ -150,3 +153,35 @@ async def test_sigterm_finishes_answers_in_flight(api: FakeBotApi, tmp_path: Pat
         await asyncio.wait_for(bot.task, timeout=30)  # the bot stops by itself
         assert len(api.replies_to(in_flight)) == 1
         assert "90余场次" in visible_text(api.replies_to(in_flight)[0]["text"])
+
+
+async def test_systemd_hears_ready_reload_and_stopping(api: FakeBotApi, tmp_path: Path) -> None:
+    address = tmp_path / "notify"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(address))
+    listener.setblocking(False)
+    source = EngineSource(FakeEngine("gen-1"))
+    settings = bot_settings(api, tmp_path)
+    try:
+        async with running_bot(
+            settings,
+            api,
+            load=source.load,
+            read_generation=source.read_generation,
+            notifier=SystemdNotifier(str(address)),
+        ) as bot:
+            source.publish(FakeEngine("gen-2"))
+            assert await bot.application.bot_data.services.reloader.check(forced=True)
+        heard = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                heard.append(listener.recv(4096).decode())
+    finally:
+        listener.close()
+    firsts = [message.splitlines()[0] for message in heard]
+    assert firsts[0] == "READY=1"
+    assert "RELOADING=1" in firsts
+    assert firsts[-1] == "STOPPING=1"
+    reload_at = firsts.index("RELOADING=1")
+    assert "READY=1" in firsts[reload_at:]
+    assert any("serving index generation gen-2" in message for message in heard)
