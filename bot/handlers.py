@@ -55,7 +55,8 @@ async def start(update: Update, context: BotContext) -> None:
     if message is None:
         return
     lang = _command_language(message, update.effective_user)
-    await _reply(message, render_words(texts_for(lang).start))
+    if await _admitted(message, update.effective_user, context, lang):
+        await _reply(message, render_words(texts_for(lang).start))
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -64,7 +65,9 @@ async def help_command(update: Update, context: BotContext) -> None:
     if message is None:
         return
     lang = _command_language(message, update.effective_user)
-    await _reply(message, render_words(texts_for(lang).help.format(bot=context.bot.username)))
+    if await _admitted(message, update.effective_user, context, lang):
+        words = texts_for(lang)
+        await _reply(message, render_words(words.help.format(bot=context.bot.username)))
 
 
 async def about(update: Update, context: BotContext) -> None:
@@ -73,6 +76,8 @@ async def about(update: Update, context: BotContext) -> None:
     if message is None:
         return
     lang = _command_language(message, update.effective_user)
+    if not await _admitted(message, update.effective_user, context, lang):
+        return
     serving = context.bot_data.services.engines.serving
     if serving is None:
         await _reply(message, render_words(texts_for(lang).index_unavailable))
@@ -103,10 +108,9 @@ async def on_not_text(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
-    decision = context.bot_data.services.rate.take(user.id)
-    if decision is RateDecision.ALLOW:
-        words = texts_for(language_of_user(user.language_code))
-        await _reply(message, render_words(words.not_text))
+    lang = language_of_user(user.language_code)
+    if await _admitted(message, user, context, lang):
+        await _reply(message, render_words(texts_for(lang).not_text))
 
 
 async def answer_question(update: Update, context: BotContext, question: str) -> None:
@@ -117,10 +121,7 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
     services = context.bot_data.services
     lang = detect_language(question, fallback=language_of_user(user.language_code))
     words = texts_for(lang)
-    decision = services.rate.take(user.id)
-    if decision is not RateDecision.ALLOW:
-        if decision is RateDecision.NOTIFY:
-            await _reply(message, render_words(words.rate_limited))
+    if not await _admitted(message, user, context, lang):
         return
     problem = question_problem(question, services.settings.max_question_chars)
     if problem is not None:
@@ -149,9 +150,12 @@ async def on_source(update: Update, context: BotContext) -> None:
         return
     message = _query_message(query)
     lang = _query_language(query, context)
+    if not await _admitted_press(query, context, lang):
+        return
     serving = context.bot_data.services.engines.serving
     chunk_id = query.data.removeprefix(SOURCE_PREFIX)
-    passage = serving.engine.context(chunk_id) if serving else None
+    # A lookup, not a search: a worker thread, but no wait for a search slot.
+    passage = await asyncio.to_thread(serving.engine.context, chunk_id) if serving else None
     if passage is None or message is None:
         await query.answer(texts_for(lang).source_gone, show_alert=True)
         return
@@ -168,6 +172,8 @@ async def on_more(update: Update, context: BotContext) -> None:
     message = _query_message(query)
     question = _original_question(query, context)
     lang = _query_language(query, context)
+    if not await _admitted_press(query, context, lang):
+        return
     serving = services.engines.serving
     try:
         offset = int(query.data.removeprefix(MORE_PREFIX))
@@ -195,7 +201,10 @@ async def on_feedback(update: Update, context: BotContext) -> None:
     if query is None or query.data is None:
         return
     vote: Vote = "up" if query.data == FEEDBACK_PREFIX + "up" else "down"
-    await query.answer(texts_for(_query_language(query, context)).thanks_feedback)
+    lang = _query_language(query, context)
+    if not await _admitted_press(query, context, lang):
+        return
+    await query.answer(texts_for(lang).thanks_feedback)
     message = _query_message(query)
     if message is None:
         return
@@ -240,6 +249,24 @@ async def on_error(update: object, context: BotContext) -> None:
             await update.callback_query.answer(words.error, show_alert=True)
         elif update.effective_message is not None:
             await _reply(update.effective_message, render_words(words.error))
+
+
+async def _admitted(message: Message, user: User | None, context: BotContext, lang: Lang) -> bool:
+    """Spend one of the user's tokens; when they run out, say so once, then stay silent."""
+    if user is None:
+        return False
+    decision = context.bot_data.services.rate.take(user.id)
+    if decision is RateDecision.NOTIFY:
+        await _reply(message, render_words(texts_for(lang).rate_limited))
+    return decision is RateDecision.ALLOW
+
+
+async def _admitted_press(query: CallbackQuery, context: BotContext, lang: Lang) -> bool:
+    """The same bucket for button presses; every press must be answered, so the toast says why."""
+    if context.bot_data.services.rate.take(query.from_user.id) is RateDecision.ALLOW:
+        return True
+    await query.answer(texts_for(lang).rate_limited)
+    return False
 
 
 async def _search(services: BotServices, work: Callable[[], T]) -> T:

@@ -317,3 +317,20 @@ async def test_buttons_still_work_after_a_restart(api: FakeBotApi, tmp_path: Pat
     shown = [visible_text(m["text"]) for m in api.sent[1:]]
     assert any(t.startswith("更多相关段落") and "4. 《" in t for t in shown)
     assert any("¶1 段落1" in t for t in shown)
+
+
+async def test_command_and_button_bursts_are_bounded_too(bot: RunningBot) -> None:
+    api = bot.api
+    chat, user = api.private_chat(9401), api.user(9401)
+    answer = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    for _ in range(30):
+        await api.press(answer, "more:3", user)
+    for _ in range(30):
+        await api.send_text(chat, user, "/help")
+    await api.wait_for(lambda: len(api.calls_to("answerCallbackQuery")) == 30, what="30 toasts")
+    await api.settle()
+    # One answer and four pages (the rest of the burst allowance); the other presses get a
+    # toast saying why, and the /help burst that follows gets silence: they were told.
+    assert len(api.sent) == 1 + 4
+    toasts = [c.params.get("text") for c in api.calls_to("answerCallbackQuery")]
+    assert toasts.count("提问太快了，请稍等片刻再问。") == 26
