@@ -222,6 +222,10 @@ def serve(settings: Settings) -> int:
     except NetworkError as exc:
         print(f"newsqa serve: cannot reach the Telegram Bot API: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        log.error("the bot stopped on an unexpected error", exc_info=exc)
+        print(f"newsqa serve: stopped on an unexpected error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -70,26 +70,48 @@ async def api() -> AsyncIterator[FakeBotApi]:
     await server.stop()
 
 
-async def test_serve_with_a_rejected_token_exits_2_without_showing_it(
-    api: FakeBotApi, tmp_path: Path
-) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "NEWSQA_TELEGRAM_TOKEN": OTHER_TOKEN,
-        "NEWSQA_TELEGRAM_API_URL": api.base_url,
-        "NEWSQA_INDEX_DIR": str(tmp_path / "index"),
-    }
+async def run_serve(env: dict[str, str]) -> tuple[int | None, str]:
     process = await asyncio.create_subprocess_exec(
         str(NEWSQA),
         "-v",
         "serve",
-        env=env,
+        env={"PATH": os.environ.get("PATH", ""), **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    text = (out + err).decode()
-    assert process.returncode == 2, text
+    return process.returncode, (out + err).decode()
+
+
+async def test_serve_with_a_rejected_token_exits_2_without_showing_it(
+    api: FakeBotApi, tmp_path: Path
+) -> None:
+    code, text = await run_serve(
+        {
+            "HOME": str(tmp_path),
+            "NEWSQA_TELEGRAM_TOKEN": OTHER_TOKEN,
+            "NEWSQA_TELEGRAM_API_URL": api.base_url,
+            "NEWSQA_INDEX_DIR": str(tmp_path / "index"),
+        }
+    )
+    assert code == 2, text
     assert "newsqa serve: Telegram rejected the token" in text
     assert OTHER_TOKEN.split(":", 1)[1] not in text
+
+
+async def test_serve_without_an_index_exits_1_with_one_line(
+    api: FakeBotApi, tmp_path: Path
+) -> None:
+    code, text = await run_serve(
+        {
+            "HOME": str(tmp_path),
+            "NEWSQA_TELEGRAM_TOKEN": TOKEN,
+            "NEWSQA_TELEGRAM_API_URL": api.base_url,
+            "NEWSQA_INDEX_DIR": str(tmp_path / "index"),
+        }
+    )
+    assert code == 1, text
+    [line] = [t for t in text.splitlines() if t.startswith("newsqa serve: ")]
+    assert "index" in line
+    assert "Traceback" not in text
+    assert TOKEN.split(":", 1)[1] not in text
