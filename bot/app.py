@@ -30,7 +30,7 @@ from bot.reload import EngineHolder, EngineLoader, GenerationReader, IndexReload
 from bot.render import FEEDBACK_PREFIX, MORE_PREFIX, SOURCE_PREFIX
 from bot.state import BotApplication, BotServices, BotState
 from bot.systemd import SystemdNotifier
-from bot.texts import texts_for
+from bot.texts import EN, ZH
 from index.errors import NewsqaError
 from index.settings import Settings
 
@@ -150,15 +150,15 @@ def register_handlers(application: BotApplication) -> None:
 async def post_init(application: BotApplication) -> None:
     """Set the command menu in zh and en, then load the index (errors stop the start)."""
     bot = application.bot
-    for language_code, lang in (("", "en"), ("zh", "zh")):
-        words = texts_for(lang)  # type: ignore[arg-type]
+    # English is the menu for everyone; Chinese for users whose Telegram is set to zh.
+    for language_code, words in ((None, EN), ("zh", ZH)):
         commands = [
             BotCommand("start", words.command_start),
             BotCommand("help", words.command_help),
             BotCommand("ask", words.command_ask),
             BotCommand("about", words.command_about),
         ]
-        await bot.set_my_commands(commands, language_code=language_code or None)
+        await bot.set_my_commands(commands, language_code=language_code)
     serving = await application.bot_data.services.reloader.load_initial()
     log.info("serving index generation %s as @%s", serving.generation, bot.username)
 
