@@ -227,8 +227,11 @@ async def test_commands_in_the_users_language(
     assert expected in visible_text(reply["text"])
 
 
-async def test_hostile_input_gets_bounded_polite_replies(bot: RunningBot) -> None:
+async def test_hostile_input_gets_bounded_polite_replies(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
     api = bot.api
+    caplog.set_level(logging.WARNING)
     chat, user = api.private_chat(9001), api.user(9001)
     markup = await ask(api, chat, user, "<b>聂荣县</b> & <a href='x'>远程会诊</a>多少场")
     assert "90余场次" in visible_text(markup["text"])
@@ -243,6 +246,7 @@ async def test_hostile_input_gets_bounded_polite_replies(bot: RunningBot) -> Non
     group_photo = await api.send_photo(api.group_chat(GROUP), user)
     await api.settle()
     assert api.replies_to(group_photo) == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_burst_from_one_user_is_rate_limited_once(bot: RunningBot) -> None:
