@@ -32,6 +32,7 @@ __all__ = [
     "Extraction",
     "QuestionType",
     "extract_answer",
+    "romanised_names",
     "should_abstain",
     "split_sentences",
 ]
@@ -89,12 +90,14 @@ _NUMBER_CORE = rf"(?:\d+(?:[.,]\d+)*|[{_CN_DIGITS}]+)"
 _NUMBER_PREFIX = r"(?:超过|逾|将近|接近|近|约|不到|不足|第)"
 _NUMBER_SPAN = re.compile(
     rf"{_NUMBER_PREFIX}?{_NUMBER_CORE}(?:[余多])?(?:[万亿千百])?(?:[余多])?"
-    r"(?:%|‰|(?:个)?多?(?:人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|"
+    r"(?:%|‰|℃|(?:个)?多?(?:人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|"
+    r"公顷|千米|千克|微克/立方米|毫克/立方米|毫克/升|"
     r"[个人名位场次亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍]))?"
     r"(?:多|余|以上|以下|左右|上下|之多)?"
 )
 _NUMBER_UNIT = re.compile(
-    r"(人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|%|‰|"
+    r"(人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|%|‰|℃|"
+    r"公顷|千米|千克|微克/立方米|毫克/立方米|毫克/升|"
     r"[个人名位场次亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍])"
     r"(?:多|余|以上|以下|左右|上下|之多)?$"
 )
@@ -213,7 +216,7 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
     specific_units = focus.units and focus.units != ("个",)
     for order, match in enumerate(_NUMBER_SPAN.finditer(sentence)):
         text = match.group(0)
-        if not _HAS_DIGIT.search(text):
+        if not _HAS_DIGIT.search(text) or _glued_to_latin(sentence, match.start(), match.end()):
             continue
         unit_match = _NUMBER_UNIT.search(text)
         if not _ARABIC.search(text) and not unit_match:
@@ -245,6 +248,16 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
         fit += 0.5 * _proximity(sentence, match.start(), match.end(), covered)
         spans.append(_Span(match.start(), end, fit, _number_fits(text, unit, focus)))
     return spans
+
+
+def _glued_to_latin(sentence: str, start: int, end: int) -> bool:
+    """Digits inside a code or name (PM10, GB3095, 5G) are not quantities."""
+    before = sentence[start - 1 : start]
+    after = sentence[end : end + 1]
+    return bool(_LATIN_LETTER.match(before) or _LATIN_LETTER.match(after) or before == "-")
+
+
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
 
 
 def _number_fits(text: str, unit: str, focus: QuestionFocus) -> bool:
@@ -592,6 +605,9 @@ class _Anchors:
     before: str  # the verb the question word follows: 体验 in 体验了什么
     after: str  # the word the question word precedes: 带头 in 谁带头架的
     head_noun: str  # the noun a determiner question word modifies: 场所 in 哪类场所
+    before_fallbacks: tuple[
+        str, ...
+    ] = ()  # earlier bigrams, nearest first (书记 in 书记以前是干啥)
 
 
 def _anchors(focus: QuestionFocus) -> _Anchors:
@@ -608,11 +624,26 @@ def _anchors(focus: QuestionFocus) -> _Anchors:
         head = head_match.group(0) if head_match else ""
         head = re.sub(r"[的吗呢了]+.*$", "", head)
     asks_subject = bool(after_run) and not head
+    fallbacks: list[str] = []
+    for segment in reversed(content_segments(before_text)):
+        for run in reversed(_CJK_CHARS.findall(segment)):
+            fallbacks += [run[i - 2 : i] for i in range(len(run), 1, -1)]
+        if len(fallbacks) >= _ANCHOR_FALLBACKS + 1:
+            break
+    if before_run and fallbacks and fallbacks[0] == before_run.group(0):
+        fallbacks = fallbacks[1:]
     return _Anchors(
         before_run.group(0) if before_run and not asks_subject else "",
         after_run.group(0) if asks_subject and after_run else "",
         head,
+        tuple(fallbacks[:_ANCHOR_FALLBACKS]) if not (asks_subject or head) else (),
     )
+
+
+_ANCHOR_FALLBACKS = 4
+
+
+_CJK_CHARS = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def _anchored_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
@@ -631,13 +662,21 @@ def _anchored_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]
             modifier = sentence[run_start : match.start()]
             if modifier and not _ARABIC.search(modifier) and "、" not in modifier:
                 spans.append(_Span(run_start, match.end(), 1.3))
-    if anchors.before:
-        for match in re.finditer(re.escape(anchors.before), sentence):
+    before = anchors.before if anchors.before and anchors.before in sentence else ""
+    fit = 1.3
+    if anchors.before and not before:
+        # The verb itself is paraphrased: anchor on the nearest earlier question word found.
+        before = next((gram for gram in anchors.before_fallbacks if gram in sentence), "")
+        fit = 1.1
+    if before:
+        for match in re.finditer(re.escape(before), sentence):
             clause_end = _clause_end(bounds, match.end())
             run_end = min(clause_end, match.end() + 30)
             run_start, run_end = _strip_function_chars(sentence, match.end(), run_end)
-            if run_end - run_start >= 2:
-                spans.append(_Span(run_start, run_end, 1.3))
+            if run_end - run_start >= 2 and not _mostly_covered(
+                sentence[run_start:run_end], covered[run_start:run_end]
+            ):
+                spans.append(_Span(run_start, run_end, fit))
     if anchors.after:
         for match in re.finditer(re.escape(anchors.after), sentence):
             clause_start = _clause_start(bounds, match.start())
@@ -843,6 +882,22 @@ def _gram_weights(grams: set[str], texts: Sequence[str]) -> dict[str, float]:
     return weights
 
 
+_TOPIC_DISCOUNT = 0.4
+# A headline is a last resort: body sentences read better as answers.
+_HEADLINE_PENALTY = 0.3
+
+
+def _topic_discounted(weights: dict[str, float], headline: str) -> dict[str, float]:
+    """Grams the headline already names are the article's topic: within the article they do
+    not tell one sentence from another, so they count less at sentence level."""
+    if not headline:
+        return weights
+    return {
+        gram: weight * _TOPIC_DISCOUNT if gram in headline else weight
+        for gram, weight in weights.items()
+    }
+
+
 def _content_chars(segments: Sequence[str]) -> set[str]:
     return {char for segment in segments for char in segment if "\u4e00" <= char <= "\u9fff"}
 
@@ -867,7 +922,7 @@ def _dense_similarities(
 
 
 _CANDIDATE_HITS = 8
-_DENSE_SENTENCES = 12
+_DENSE_SENTENCES = 6
 _WEAK_OVERLAP = 0.35
 
 
@@ -911,11 +966,14 @@ def extract_answer(
             for c in candidates
         ]
     else:
-        lexical = [_coverage(text, weights) for text in sentence_texts]
+        lexical = [
+            _coverage(c.sentence, _topic_discounted(weights, c.hit.chunk.headline))
+            for c in candidates
+        ]
         context = [
             _coverage(contexts[_article_key(c.hit.chunk)] + c.sentence, weights) for c in candidates
         ]
-    dense = _dense_for(focus, embedder, candidates, lexical, context)
+    dense = _dense_for(focus, embedder, candidates, lexical, context, translated=bool(translations))
     cover_grams = [gram for gram in weights if len(gram) > 1 or gram in grams]
 
     best: tuple[float, _Candidate, _Span | None, float] | None = None
@@ -925,6 +983,7 @@ def extract_answer(
         span = max(spans, key=lambda s: s.fit) if spans else None
         span_fit = max(0.0, span.fit) if span else 0.0
         previous = lexical[position - 1] if candidate.index > 0 else 0.0
+        score_penalty = _HEADLINE_PENALTY if candidate.index < 0 else 0.0
         score = (
             1.0 * lexical[position]
             + 0.1 * previous
@@ -932,6 +991,7 @@ def extract_answer(
             + 0.45 * span_fit
             + 0.08 / (1 + candidate.rank)
             + 0.12 * candidate.hit.score / top_score
+            - score_penalty
         )
         if dense is not None:
             score += (0.8 if focus.english else 0.3) * dense[position]
@@ -952,8 +1012,15 @@ def extract_answer(
 
 
 def _candidates(hits: Sequence[Hit]) -> list[_Candidate]:
+    """Every sentence of the hits, plus each article's headline once: kicker headlines such
+    as 某县某乡 carry the place and subject that the body leaves out."""
     candidates: list[_Candidate] = []
+    headlines_seen: set[tuple[str, int]] = set()
     for rank, hit in enumerate(hits):
+        key = _article_key(hit.chunk)
+        if key not in headlines_seen and hit.chunk.headline.strip():
+            headlines_seen.add(key)
+            candidates.append(_Candidate(hit.chunk.headline.strip(), hit, rank, -1, ()))
         sentences = tuple(split_sentences(hit.chunk.text))
         for index, sentence in enumerate(sentences):
             candidates.append(_Candidate(sentence, hit, rank, index, sentences))
@@ -977,9 +1044,11 @@ def _dense_for(
     candidates: Sequence[_Candidate],
     lexical: Sequence[float],
     context: Sequence[float],
+    translated: bool,
 ) -> list[float] | None:
-    """Dense similarity for English questions, or when no sentence overlaps the question well."""
-    if embedder is None:
+    """Dense similarity for English questions without a lexicon, or when no sentence overlaps
+    the question well; one embedder call over the few most promising sentences."""
+    if embedder is None or translated:
         return None
     if not focus.english and max(lexical, default=0.0) >= _WEAK_OVERLAP:
         return None

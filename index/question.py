@@ -222,6 +222,9 @@ def _chinese_units(text: str) -> tuple[tuple[str, ...], str]:
         return _UNIT_FAMILIES.get(unit, (unit,)), counted
     if _PERCENT_NOUN.search(text):
         return PERCENT_UNITS, ""
+    for noun, units in _MEASURED_NOUNS:
+        if noun.search(text):
+            return units, ""
     if _MONEY_NOUN.search(text):
         return MONEY_UNITS, ""
     if _PEOPLE_NOUN.search(text):
@@ -229,6 +232,15 @@ def _chinese_units(text: str) -> tuple[tuple[str, ...], str]:
     return (), ""
 
 
+# Quantities named by a noun, not a classifier (浓度是多少): the units their values carry.
+_MEASURED_NOUNS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"浓度"), ("微克/立方米", "毫克/立方米", "毫克/升", "μg/m³", "mg/m³")),
+    (re.compile(r"面积|占地"), ("平方公里", "平方米", "公顷", "万亩", "亩")),
+    (re.compile(r"海拔|高度|身高"), ("米",)),
+    (re.compile(r"距离|里程|长度|全长"), ("公里", "千米", "米")),
+    (re.compile(r"温度|气温"), ("℃",)),
+    (re.compile(r"重量|产量|体重"), ("吨", "公斤", "千克", "斤")),
+)
 _PEOPLE_NOUN = re.compile(r"人|群众|党员|干部|人员|人口|专家|医生|患者|村民|居民|学生|志愿者")
 _COUNTED_STOP = re.compile(r"[的了是有在呢吗啊,，?？。\s]|参加|参与|参赛|把|被|跟|和")
 

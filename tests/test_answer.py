@@ -7,7 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from index.answer import Extraction, extract_answer, should_abstain, split_sentences
+from index.answer import (
+    Extraction,
+    extract_answer,
+    romanised_names,
+    should_abstain,
+    split_sentences,
+)
 from index.embedding import Vectors
 from index.models import Chunk, Hit
 from index.question import QuestionType
@@ -225,6 +231,59 @@ def test_english_question_uses_dense_similarity_and_unit() -> None:
     assert extraction is not None
     assert extraction.highlight == "6名"
     assert not should_abstain("How many experts did the hospital send?", extraction, hits)
+
+
+def test_english_question_scored_by_lexicon_translations() -> None:
+    hits = make_hits(
+        "社区60岁以上老人占比15%左右。次仁今年58岁,患有高血压、糖尿病。",
+        headline="某社区慢病管理",
+    )
+    question = "How old is Ciren, the resident with high blood pressure and diabetes?"
+    extraction = extract_answer(question, hits, translations=["次仁", "高血压", "糖尿病", "岁"])
+    assert extraction is not None
+    assert extraction.highlight == "58岁"
+
+
+def test_romanised_names_match_pinyin_of_the_story() -> None:
+    assert romanised_names("How much did each person chip in at Qiaolagang in Kaqiong?") == [
+        "qiaolagang",
+        "kaqiong",
+    ]
+    assert romanised_names("What was Lhundrub county's budget?") == []  # not pinyin
+    hits = make_hits("甲村第一书记集资3000元。卡琼村村民各集资5000元。")
+    extraction = extract_answer("How much did each villager of Kaqiong chip in?", hits)
+    assert extraction is not None
+    assert extraction.highlight == "5000元"
+
+
+# --- headlines, topics, anchors ---------------------------------------------------------------
+
+
+def test_kicker_headline_answers_where_the_body_does_not() -> None:
+    extraction = answer(
+        "洛桑乡是哪个县的",
+        "洛桑乡党委利用网络平台开展微型党课。",
+        headline="错那县洛桑乡 利用微型党课平台开展宣讲",
+    )
+    assert extraction.highlight == "错那县"
+
+
+def test_paraphrased_verb_anchors_on_an_earlier_question_word() -> None:
+    extraction = answer(
+        "某乡临时党支部书记以前是干啥的",
+        "某乡临时党支部立足实际开展工作。该临时党支部发挥党支部书记作为退伍老兵的特质。",
+        headline="某乡临时党支部 推进驻村工作",
+    )
+    assert extraction.highlight is not None
+    assert "退伍老兵" in extraction.highlight
+
+
+def test_codes_are_not_quantities_and_measured_nouns_need_their_unit() -> None:
+    hits = make_hits("全市PM2.5、PM10等污染物浓度均达到一级标准,优良率99.7%。")
+    question = "某市PM2.5年均浓度是多少"
+    extraction = extract_answer(question, hits)
+    assert extraction is None or extraction.highlight != "10"
+    assert should_abstain(question, extraction, hits)
 
 
 # --- abstention -------------------------------------------------------------------------------

@@ -70,6 +70,9 @@ def test_classify_traditional_question() -> None:
         ("走访了多少群众", PEOPLE_UNITS),
         ("How much were the medicines worth?", MONEY_UNITS),
         ("How many doctors were sent?", PEOPLE_UNITS),
+        ("草场面积有多少", ("平方公里", "平方米", "公顷", "万亩", "亩")),
+        ("PM2.5年均浓度是多少", ("微克/立方米", "毫克/立方米", "毫克/升", "μg/m³", "mg/m³")),
+        ("热线电话多少", ()),
     ],
 )
 def test_asked_units(question: str, units: tuple[str, ...]) -> None:
