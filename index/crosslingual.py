@@ -31,6 +31,7 @@ ENGLISH_STOP_WORDS = frozenset(
 # Pinyin keys this short match too many unrelated words.
 MIN_PINYIN_CHARS = 4
 MAX_TRANSLATIONS = 4
+ADMIN_SUFFIXES = frozenset("省市县区乡镇村州")
 
 
 def english_words(text: str) -> list[str]:
@@ -115,8 +116,12 @@ class CrossLingualLexicon:
         }
         pinyin: dict[str, set[str]] = defaultdict(set)
         for word in vocabulary | {p for p in adjacent_pairs if _CJK_WORD.fullmatch(p)}:
-            if len(word) >= 2:
-                key = pinyin_key(word)
+            if len(word) < 2:
+                continue
+            keys = {pinyin_key(word)}
+            if len(word) > 2 and word[-1] in ADMIN_SUFFIXES:
+                keys.add(pinyin_key(word[:-1]))  # English drops the suffix: Suzhou for 苏州市
+            for key in keys:
                 if len(key) >= MIN_PINYIN_CHARS:
                     pinyin[key].add(word)
         return cls(translations, {k: sorted(v) for k, v in pinyin.items()})
@@ -154,13 +159,14 @@ class CrossLingualLexicon:
 
 def corpus_words_and_pairs(texts: Sequence[str]) -> tuple[set[str], set[str]]:
     """jieba words of the corpus and concatenations of adjacent words (names split in two)."""
-    import jieba
+    from index.tokenize import jieba_module
 
+    jieba = jieba_module()
     words: set[str] = set()
     pairs: set[str] = set()
     for text in texts:
         for run in _CJK_WORD.findall(text):
-            tokens = jieba.lcut(run)
+            tokens: list[str] = jieba.lcut(run)
             words.update(tokens)
             pairs.update(a + b for a, b in pairwise(tokens) if len(a + b) <= 5)
     return words, pairs

@@ -113,7 +113,11 @@ class SentenceTransformerEmbedder:
             ) from exc
         self._name = model_name_or_path
         self._batch_size = batch_size
-        dimension = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 5.x renamed the accessor; accept either.
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dimension = get_dimension()
         if dimension is None:
             raise EmbedderError(f"model {model_name_or_path!r} does not report its dimension")
         self._dimension = int(dimension)

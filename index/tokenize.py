@@ -9,6 +9,7 @@ import logging
 import re
 import threading
 from functools import lru_cache
+from typing import Any
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[0-9a-z\u3400-\u9fff\uf900-\ufaff][0-9a-z.%\u3400-\u9fff\uf900-\ufaff]*")
@@ -26,7 +27,8 @@ _jieba_lock = threading.Lock()
 _jieba_ready = False
 
 
-def _jieba() -> object:
+def jieba_module() -> Any:
+    """jieba, initialised once and quietly (its dictionary load logs to stderr)."""
     global _jieba_ready
     import jieba
 
@@ -49,11 +51,11 @@ def char_bigrams(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def tokenize(text: str) -> tuple[str, ...]:
     """Words and bigrams of `text`, lower-cased, stop words and punctuation dropped."""
-    jieba = _jieba()
+    jieba = jieba_module()
     lowered = text.lower()
     words = [
         w.strip()
-        for w in jieba.cut_for_search(lowered)  # type: ignore[attr-defined]
+        for w in jieba.cut_for_search(lowered)
         if _WORD.fullmatch(w.strip()) and w.strip() not in STOP_WORDS
     ]
     grams = [g for g in char_bigrams(lowered) if g not in STOP_WORDS]
