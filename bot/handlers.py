@@ -134,7 +134,9 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
     # Read the engine once: a reload during the search does not change this answer's index.
     engine = serving.engine
     found, _ = await asyncio.gather(
-        _search(services, lambda: engine.answer(question)),
+        serving.answers.answer(
+            question, lambda: _search(services, lambda: engine.answer(question))
+        ),
         _typing(message),
         return_exceptions=True,
     )

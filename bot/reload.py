@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.answers import AnswerCache
 from index.engine import QAEngine
 from index.settings import Settings
 
@@ -22,10 +23,12 @@ GenerationReader = Callable[[Path], "str | None"]
 
 @dataclass(frozen=True)
 class Serving:
-    """The engine that answers now and the generation it was loaded from."""
+    """The engine that answers now, the generation it was loaded from, and its answers so far."""
 
     engine: QAEngine
     generation: str | None
+    # Remembered with the engine, so a swap forgets the old index's answers with it.
+    answers: AnswerCache = field(default_factory=AnswerCache, compare=False, repr=False)
 
 
 class EngineHolder:
