@@ -163,27 +163,26 @@ async def main_async(args: argparse.Namespace) -> list[Report]:
     engine.answer(FALLBACK[0])  # warm the model once, as a running bot is warm
     questions = load_questions(args.qa)
     shared = {"index_dir": args.index, "max_concurrent_searches": args.searches}
+    limited = {**shared, "telegram_max_rate": 30}
+    # Every question in a burst distinct (the worst case: nothing is shared or remembered) …
+    distinct = [f"{questions[n % len(questions)]} #{n}" for n in range(args.chats * args.questions)]
+    # … and a group-like burst where every chat asks the same few questions.
+    same = questions[: args.questions]
     burst = args.chats, args.questions
-    reports = [
+    return [
         await run_once(
             "one at a time", engine, shared, questions, args.sequential, 1, at_once=False
         ),
         await run_once(
-            "burst, no Telegram limit",
+            "burst distinct, no limiter",
             engine,
             {**shared, "telegram_max_rate": 0},
-            questions,
+            distinct,
             *burst,
         ),
-        await run_once(
-            "burst, AIORateLimiter 30/s",
-            engine,
-            {**shared, "telegram_max_rate": 30},
-            questions,
-            *burst,
-        ),
+        await run_once("burst distinct, 30 msg/s", engine, limited, distinct, *burst),
+        await run_once("burst same 4, 30 msg/s", engine, limited, same, *burst),
     ]
-    return reports
 
 
 def main() -> None:
