@@ -923,7 +923,6 @@ def _dense_similarities(
 
 _CANDIDATE_HITS = 8
 _DENSE_SENTENCES = 6
-_WEAK_OVERLAP = 0.35
 
 
 def extract_answer(
@@ -1046,11 +1045,9 @@ def _dense_for(
     context: Sequence[float],
     translated: bool,
 ) -> list[float] | None:
-    """Dense similarity for English questions without a lexicon, or when no sentence overlaps
-    the question well; one embedder call over the few most promising sentences."""
-    if embedder is None or translated:
-        return None
-    if not focus.english and max(lexical, default=0.0) >= _WEAK_OVERLAP:
+    """Dense similarity for English questions without a lexicon: one embedder call over the
+    few most promising sentences. Chinese questions do not need it (measured on the dev set)."""
+    if embedder is None or translated or not focus.english:
         return None
     order = sorted(
         range(len(candidates)),
@@ -1136,9 +1133,6 @@ def should_abstain(question: str, extraction: Extraction | None, hits: Sequence[
         return True
     focus = analyse_question(question)
     retrieved = "\n".join(f"{hit.chunk.headline}\n{hit.chunk.text}" for hit in hits)
-    article = _article_contexts(
-        [hit for hit in hits if _article_key(hit.chunk) == _article_key(extraction.chunk)]
-    ).get(_article_key(extraction.chunk), extraction.text)
     if any(not _term_found(term, retrieved) for term in _key_terms(focus)):
         return True
     if focus.counted_noun and not _term_found(focus.counted_noun, extraction.text):
@@ -1149,7 +1143,12 @@ def should_abstain(question: str, extraction: Extraction | None, hits: Sequence[
         return True
     if focus.english:
         names = romanised_names(focus.text)
-        if names and _romanised_coverage(names, article) == 0.0:
+        texts = [extraction.chunk.headline] + [
+            hit.chunk.text
+            for hit in hits
+            if _article_key(hit.chunk) == _article_key(extraction.chunk)
+        ]
+        if names and not any(_romanised_found(n, t) for n in names for t in texts):
             return True
         return extraction.confidence < 0.2
     return extraction.support < _MIN_SUPPORT
