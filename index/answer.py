@@ -127,7 +127,7 @@ _TITLE_WORDS = (
     "书记|主任|理事长|局长|县长|市长|区长|乡长|镇长|村长|院长|站长|所长|队长|主席|部长|组长|"
     "委员|经理|董事长|厂长|校长|老师|教师|医生|大夫|护士|专家|农艺师|工程师|记者|通讯员|村民|"
     "居民|牧民|农民|群众|老人|大爷|大妈|阿妈|阿爸|患者|对象|负责人|干部|党员|民警|队员|战士|"
-    "官兵|志愿者|代表|学生|社长|会长|馆长|处长|科长|指导员|教导员|政委|司令员|大使夫人|夫人"
+    "官兵|志愿者|代表|学生|社长|会长|馆长|处长|科长|指导员|教导员|政委|司令员|夫人"
 )
 _SPEECH_VERBS = "说|表示|介绍|指出|强调|告诉|坦言|感慨|笑着|带领|一行"
 # Characters that do not occur inside personal names (particles, negation, common verbs).
@@ -148,7 +148,6 @@ _PLACE_SUFFIX = re.compile(r"[县市乡村镇区省州旗盟]$|国道|街道|社
 _LOCATIVE = re.compile(r"(?:家住|住在|位于|前往|来到|赶赴|赴|到|在|去|于|住|来自|从)")
 _PHRASE_STOP_FLAGS = frozenset({"v", "p", "u", "uj", "ul", "uz", "ud", "d", "c", "x", "r", "y"})
 
-_LIST_CLAUSE_SPLIT = re.compile(r"[,，:：;；。！？!?“”‘’《》()（）\n]")
 _LIST_TAIL_CUT = re.compile(r"等|的|以及|为|是|在")
 _EDGE_FUNCTION_CHARS = "的了是在对为将和与及并把被从向于就也都又还"
 
@@ -319,6 +318,7 @@ _ASKS_NAME = re.compile(r"叫什么|叫啥|叫做|名字|名称|主题|品牌|ca
 _ASKS_WHO = re.compile(r"谁|\bwho")
 
 
+@lru_cache(maxsize=256)
 def _named_thing(focus: QuestionFocus) -> str:
     """The content words right before 叫什么/名字: what is being named (品牌, 林卡, 残疾人)."""
     match = re.search(r"(.{1,12}?)(?:那个)?(?:的)?(?:主题|名字|名称)?(?:叫|是什么名)", focus.text)
@@ -510,7 +510,7 @@ def _list_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
     """Enumerations joined by 、 (the items of 哪些/哪几 answers), trimmed to item size."""
     spans: list[_Span] = []
     wanted = _wanted_count(focus.text)
-    for start, end in _clause_bounds_for_lists(sentence):
+    for start, end in _clause_bounds(sentence):
         clause = sentence[start:end]
         if "、" not in clause:
             continue
@@ -533,30 +533,7 @@ def _list_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
     return spans
 
 
-def _clause_bounds_for_lists(sentence: str) -> list[tuple[int, int]]:
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    for match in _LIST_CLAUSE_SPLIT.finditer(sentence):
-        if match.start() > start:
-            bounds.append((start, match.start()))
-        start = match.end()
-    if start < len(sentence):
-        bounds.append((start, len(sentence)))
-    return bounds
-
-
-_CHINESE_COUNT = {
-    "两": 2,
-    "二": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-}
+_CHINESE_COUNT = {char: value for value, char in enumerate("零一二三四五六七八九十")} | {"两": 2}
 
 
 def _wanted_count(question: str) -> int:
@@ -605,11 +582,12 @@ class _Anchors:
     before: str  # the verb the question word follows: 体验 in 体验了什么
     after: str  # the word the question word precedes: 带头 in 谁带头架的
     head_noun: str  # the noun a determiner question word modifies: 场所 in 哪类场所
-    before_fallbacks: tuple[
-        str, ...
-    ] = ()  # earlier bigrams, nearest first (书记 in 书记以前是干啥)
+    # Earlier question bigrams, nearest first, for when the verb is paraphrased (书记 in
+    # 书记以前是干啥).
+    before_fallbacks: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=256)
 def _anchors(focus: QuestionFocus) -> _Anchors:
     match = _WH_WORD.search(focus.text)
     if match is None or focus.english:
