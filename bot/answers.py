@@ -22,7 +22,7 @@ class AnswerCache:
 
     async def answer(self, question: str, search: Callable[[], Awaitable[QAResult]]) -> QAResult:
         """The remembered answer, the one being searched right now, or a new search's."""
-        key = " ".join(question.split())
+        key = _key(question)
         if key in self._done:
             self._done.move_to_end(key)
             return self._done[key]
@@ -34,6 +34,10 @@ class AnswerCache:
         # shield: one asker giving up (shutdown, a cancelled handler) does not cancel the others.
         return await asyncio.shield(task)
 
+    def remembers(self, question: str) -> bool:
+        """True if the answer is at hand, no search needed."""
+        return _key(question) in self._done
+
     def __len__(self) -> int:
         return len(self._done)
 
@@ -44,3 +48,7 @@ class AnswerCache:
         self._done[key] = task.result()
         while len(self._done) > self._size:
             self._done.popitem(last=False)
+
+
+def _key(question: str) -> str:
+    return " ".join(question.split())

@@ -133,15 +133,17 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
         return
     # Read the engine once: a reload during the search does not change this answer's index.
     engine = serving.engine
-    found, _ = await asyncio.gather(
-        serving.answers.answer(
-            question, lambda: _search(services, lambda: engine.answer(question))
-        ),
-        _typing(message),
-        return_exceptions=True,
+    answering = serving.answers.answer(
+        question, lambda: _search(services, lambda: engine.answer(question))
     )
-    if isinstance(found, BaseException):
-        raise found
+    if serving.answers.remembers(question):
+        # Instant: "typing…" would only spend Telegram's 30 messages a second.
+        found = await answering
+    else:
+        searched, _ = await asyncio.gather(answering, _typing(message), return_exceptions=True)
+        if isinstance(searched, BaseException):
+            raise searched
+        found = searched
     await _reply(message, render_answer(found, lang))
 
 

@@ -28,6 +28,7 @@ async def test_repeated_and_simultaneous_questions_search_once() -> None:
     gate.set()
     answers = await asyncio.gather(*waiting)
     assert len(searches) == 1 and len({id(a) for a in answers}) == 1
+    assert cache.remembers("  聂荣县   远程会诊 ") and not cache.remembers("聂荣县")
     assert await cache.answer("  聂荣县   远程会诊 ", search) is answers[0]  # same question
     assert len(searches) == 1
 

@@ -338,3 +338,12 @@ async def test_command_and_button_bursts_are_bounded_too(bot: RunningBot) -> Non
     assert len(api.sent) == 1 + 4
     toasts = [c.params.get("text") for c in api.calls_to("answerCallbackQuery")]
     assert toasts.count("提问太快了，请稍等片刻再问。") == 26
+
+
+async def test_a_repeated_question_is_answered_from_memory(bot: RunningBot) -> None:
+    api = bot.api
+    first = await ask(api, api.private_chat(9501), api.user(9501), "聂荣县远程会诊多少场")
+    second = await ask(api, api.private_chat(9502), api.user(9502), " 聂荣县远程会诊多少场 ")
+    assert visible_text(first["text"]) == visible_text(second["text"])
+    assert bot_engine_calls(bot) == ["聂荣县远程会诊多少场"]
+    assert len(api.calls_to("sendChatAction")) == 1  # no "typing…" for an instant answer
