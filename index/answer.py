@@ -90,13 +90,13 @@ _NUMBER_CORE = rf"(?:\d+(?:[.,]\d+)*|[{_CN_DIGITS}]+)"
 _NUMBER_PREFIX = r"(?:超过|逾|将近|接近|近|约|不到|不足|第)"
 _NUMBER_SPAN = re.compile(
     rf"{_NUMBER_PREFIX}?{_NUMBER_CORE}(?:[余多])?(?:[万亿千百])?(?:[余多])?"
-    r"(?:%|‰|℃|(?:个)?多?(?:人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|"
+    r"(?:%|‰|℃|(?:个)?多?(?:人次|场次|[家户架车批]次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|"
     r"公顷|千米|千克|微克/立方米|毫克/立方米|毫克/升|"
     r"[个人名位场次亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍]))?"
     r"(?:多|余|以上|以下|左右|上下|之多)?"
 )
 _NUMBER_UNIT = re.compile(
-    r"(人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|%|‰|℃|"
+    r"(人次|场次|[家户架车批]次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|%|‰|℃|"
     r"公顷|千米|千克|微克/立方米|毫克/立方米|毫克/升|"
     r"[个人名位场次亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍])"
     r"(?:多|余|以上|以下|左右|上下|之多)?$"
@@ -117,7 +117,7 @@ _ASKS_TIME_OF_DAY = re.compile(r"几点|what time")
 _ASKS_YEAR = re.compile(r"哪年|哪一年|what year|which year")
 _ASKS_DAY = re.compile(r"哪天|哪一天|几号|哪日|what date|which day|what day")
 _DAY_MARK = re.compile(r"[日号]")
-_ASKS_END = re.compile(r"结束|截止|闭幕|到哪天|持续到|until|end")
+_ASKS_END = re.compile(r"结束|截止|闭幕|到哪天|持续到|\buntil\b|\bend|\bclose")
 _DATE_END_MARK = re.compile(r"(?:到|至|截至|持续到)$")
 _DATE_START_MARK = re.compile(r"^(?:起|以来|开始|启动)")
 
@@ -144,7 +144,10 @@ _ROLE_BEFORE_VERB = re.compile(
 )
 _PERSON_FLAGS = frozenset({"nr", "nrfg", "nrt"})
 _PLACE_FLAGS = frozenset({"ns"})
-_PLACE_SUFFIX = re.compile(r"[县市乡村镇区省州旗盟]$|国道|街道|社区")
+_PLACE_SUFFIX = re.compile(r"(?:[县市乡村镇区省州旗盟]|国道|街道|社区)$")
+# Suffixes that close a name of a larger unit; 村 often sits inside names (扎细新村社区).
+_ENCLOSING_PLACE_SUFFIX = re.compile(r"(?:[县市乡镇区省州旗盟]|街道)$")
+_BARE_SUFFIX_WORDS = frozenset({"国道", "省道", "街道", "社区", "县", "市", "乡", "村", "镇", "区"})
 _LOCATIVE = re.compile(r"(?:家住|住在|位于|前往|来到|赶赴|赴|到|在|去|于|住|来自|从)")
 _PHRASE_STOP_FLAGS = frozenset({"v", "p", "u", "uj", "ul", "uz", "ud", "d", "c", "x", "r", "y"})
 
@@ -205,7 +208,11 @@ def _proximity(sentence: str, start: int, end: int, covered: Sequence[bool]) -> 
     distance = min(
         start - left if left is not None else 999, right - end + 1 if right is not None else 999
     )
-    return 0.6 * min(1.0, in_clause / 6) + 0.4 / (1.0 + distance / 8)
+    # The question's noun phrase right before the span (放牧人员工资|20.28万元) counts most.
+    adjacent = 0
+    while start - adjacent - 1 >= clause_start and covered[start - adjacent - 1]:
+        adjacent += 1
+    return 0.5 * min(1.0, in_clause / 6) + 0.3 / (1.0 + distance / 8) + 0.2 * min(1.0, adjacent / 8)
 
 
 def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
@@ -230,7 +237,10 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
         elif unit:
             fit += 0.1
         end = match.end()
-        if focus.counted_noun and _starts_with_noun(sentence[end:], focus.counted_noun):
+        if focus.counted_noun and (
+            _starts_with_noun(sentence[end:], focus.counted_noun)
+            or _ends_with_noun(sentence[: match.start()], focus.counted_noun)
+        ):
             fit += 0.4
             if len(focus.counted_noun) <= 4 and sentence.startswith(focus.counted_noun, end):
                 end += len(focus.counted_noun)  # 15个方面: the noun belongs to the answer
@@ -266,9 +276,24 @@ def _number_fits(text: str, unit: str, focus: QuestionFocus) -> bool:
         return False
     if _YEAR_OR_DAY.search(text) and "年" not in focus.units:
         return False
-    if not focus.units or focus.units == ("个",):
+    if focus.units == ("个",):
+        return unit not in _NOT_COUNTS
+    if not focus.units:
         return True
     return bool(unit) and any(u in text for u in focus.units)
+
+
+# Units that measure time, shares or money: never the answer to 多少个.
+_NOT_COUNTS = frozenset(
+    {"年", "月", "天", "日", "小时", "分钟", "个月", "%", "‰", "元", "万元", "亿元"}
+)
+
+
+def _ends_with_noun(before: str, noun: str) -> bool:
+    """The counted noun right before the number (处罚决定书18起)."""
+    tail = before[-(len(noun) + 2) :]
+    grams = char_bigrams(noun)
+    return bool(grams) and sum(1 for g in grams if g in tail) / len(grams) >= 0.5
 
 
 def _starts_with_noun(rest: str, noun: str) -> bool:
@@ -296,6 +321,8 @@ def _date_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
             fit -= 0.4
         if wants_day and not _DAY_MARK.search(text):
             fit -= 0.6
+        elif not wants_year and _DAY_MARK.search(text):
+            fit += 0.2  # an unspecific "when" is best answered by the full date
         before = sentence[max(0, match.start() - 3) : match.start()]
         after = sentence[match.end() : match.end() + 3]
         ends_here = bool(_DATE_END_MARK.search(before))
@@ -315,7 +342,11 @@ _PERSON_HEAD = re.compile(
     r"大爷|大妈|阿妈|家)$"
 )
 _ASKS_NAME = re.compile(r"叫什么|叫啥|叫做|名字|名称|主题|品牌|called|named|\bname\b")
-_ASKS_WHO = re.compile(r"谁|\bwho")
+_ASKS_WHO = re.compile(
+    r"谁|\bwho|\b(?:secretary|director|head|chief|leader|chairman|mayor|governor|doctor|"
+    r"nurse|expert|agronomist|resident|villager|person|official|officer|captain|president|"
+    r"manager|teacher|volunteer|herder|farmer)\b"
+)
 
 
 @lru_cache(maxsize=256)
@@ -388,7 +419,7 @@ def _place_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -
     run_end = 0
     for index, (word, flag, start) in enumerate(words):
         is_place = flag in _PLACE_FLAGS or (len(word) >= 2 and _PLACE_SUFFIX.search(word))
-        is_suffix = focus.place_suffix and word == focus.place_suffix and index > 0
+        is_suffix = index > 0 and (word == focus.place_suffix or word in _BARE_SUFFIX_WORDS)
         if is_place or is_suffix:
             if run_start is None:
                 # 214 + 国道: a bare suffix word takes the word before it as its name.
@@ -452,14 +483,13 @@ def _place_span(
 
 
 def _name_start_before(sentence: str, floor: int, suffix_end: int, suffix: str) -> int:
-    """Start of the proper name that ends with `suffix` at `suffix_end` (previous suffix or run)."""
+    """Start of the name ending with `suffix` at `suffix_end`: right after the name of the
+    enclosing unit (仁布县帕当乡|萨达村, 扎细街道|扎细新村社区), at most 8 characters back."""
     body_end = suffix_end - len(suffix)
-    cursor = body_end
-    while cursor > floor and not _PLACE_SUFFIX.search(sentence[floor:cursor]):
+    cursor = body_end - 1
+    while cursor > floor and not _ENCLOSING_PLACE_SUFFIX.search(sentence[floor:cursor]):
         cursor -= 1
-    if cursor == body_end:
-        return max(floor, body_end - 3)
-    return cursor if cursor > floor else floor
+    return max(cursor, floor, suffix_end - 8)
 
 
 def _located_words(sentence: str) -> list[tuple[str, str, int]]:
@@ -632,14 +662,11 @@ def _anchored_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]
     if anchors.head_noun:
         for match in re.finditer(re.escape(anchors.head_noun), sentence):
             clause_start = _clause_start(bounds, match.start())
-            run_start = match.start()
-            while run_start > clause_start and not covered[run_start - 1]:
-                run_start -= 1
-            run_start = max(run_start, match.start() - 10)
-            run_start, _ = _strip_function_chars(sentence, run_start, match.start())
+            run_start = _modifier_start(sentence, clause_start, match.start(), covered)
             modifier = sentence[run_start : match.start()]
             if modifier and not _ARABIC.search(modifier) and "、" not in modifier:
-                spans.append(_Span(run_start, match.end(), 1.3))
+                fit = 1.1 + 0.4 * _proximity(sentence, run_start, match.end(), covered)
+                spans.append(_Span(run_start, match.end(), fit))
     before = anchors.before if anchors.before and anchors.before in sentence else ""
     fit = 1.3
     if anchors.before and not before:
@@ -662,6 +689,35 @@ def _anchored_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]
             if 2 <= run_end - run_start <= 24:
                 spans.append(_Span(run_start, run_end, 1.3))
     return spans
+
+
+_MODIFIER_STOP_FLAGS = frozenset({"p", "u", "uj", "ul", "uz", "ud", "d", "r", "y", "x"})
+_MAX_MODIFIER_CHARS = 12
+
+
+def _modifier_start(sentence: str, floor: int, head_start: int, covered: Sequence[bool]) -> int:
+    """Start of the words modifying a noun at `head_start` (高血压和慢性胃|病): walk back over
+    nouns and conjunctions, stopping at a verb, particle, question word or the clause start."""
+    start = head_start
+    leading_flag = ""
+    for word, flag, word_start in reversed(_located_words(sentence)):
+        word_end = word_start + len(word)
+        if word_start >= head_start:
+            continue
+        if word_end > head_start:  # the head noun ends a longer word (胃病): keep its front
+            start = word_start
+            continue
+        if word_start < floor or any(covered[word_start:word_end]):
+            break
+        if flag in _MODIFIER_STOP_FLAGS or (flag.startswith("v") and flag != "vn"):
+            break
+        if head_start - word_start > _MAX_MODIFIER_CHARS:
+            break
+        start = word_start
+        leading_flag = flag
+    if start < head_start and leading_flag == "c":  # 或者佛山市中医院: drop the 或者
+        start += next(len(w) for w, _f, s in _located_words(sentence) if s == start)
+    return _strip_function_chars(sentence, start, head_start)[0]
 
 
 def _clause_start(bounds: Sequence[tuple[int, int]], position: int) -> int:
