@@ -70,7 +70,7 @@ class FakeBotApi:
     pushed_at: dict[int, float] = field(default_factory=dict)  # message_id → monotonic time
     left_chats: list[int] = field(default_factory=list)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    fail_methods: dict[str, int] = field(default_factory=dict)  # method → HTTP code, for tests
+    throttled: dict[str, int] = field(default_factory=dict)  # method → 429s still to answer
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -265,8 +265,18 @@ class FakeBotApi:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params = await _params(request)
-        if method in self.fail_methods:
-            return _error(self.fail_methods[method], "Bad Request: injected failure")
+        if self.throttled.get(method, 0) > 0:
+            self.throttled[method] -= 1
+            await self._record(Call(method + ":429", params))
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1},
+                },
+                status=429,
+            )
         handler = getattr(self, "_api_" + method, None)
         if handler is None:
             return _error(404, "Not Found: method not found")

@@ -347,3 +347,13 @@ async def test_a_repeated_question_is_answered_from_memory(bot: RunningBot) -> N
     assert visible_text(first["text"]) == visible_text(second["text"])
     assert bot_engine_calls(bot) == ["聂荣县远程会诊多少场"]
     assert len(api.calls_to("sendChatAction")) == 1  # no "typing…" for an instant answer
+
+
+async def test_flood_wait_is_retried_by_the_rate_limiter(api: FakeBotApi, tmp_path: Path) -> None:
+    source = EngineSource(FakeEngine())
+    settings = bot_settings(api, tmp_path, telegram_max_rate=30)
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        api.throttled["sendMessage"] = 1  # Telegram answers the first reply with RetryAfter
+        reply = await ask(api, api.private_chat(9601), api.user(9601), "聂荣县远程会诊多少场")
+    assert "90余场次" in visible_text(reply["text"])
+    assert len(api.calls_to("sendMessage:429")) == 1
