@@ -197,6 +197,7 @@ async def run_bot(
             if application.running:
                 await application.stop()  # waits for handlers still running
             await application.shutdown()
+            services.notifier.close()
 
 
 def serve(settings: Settings) -> int:
