@@ -197,7 +197,6 @@ async def run_bot(
             if application.running:
                 await application.stop()  # waits for handlers still running
             await application.shutdown()
-            services.notifier.close()
 
 
 def serve(settings: Settings) -> int:
