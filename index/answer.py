@@ -106,7 +106,8 @@ _ARABIC = re.compile(r"\d")
 _YEAR_OR_DAY = re.compile(r"^\d{4}年|^\d{1,2}[月日号]|^\d{1,2}月")
 
 _DATE_SPAN = re.compile(
-    r"(?:今年|去年|明年|前年|当年|同年|\d{4}年)(?:\d{1,2}月(?:\d{1,2}[日号])?)?(?:[上中下]旬|底|初|末)?"
+    r"(?:今年|去年|明年|前年|当年|同年|(?:公元前|公元)\d{1,4}年|\d{4}年)"
+    r"(?:\d{1,2}月(?:\d{1,2}[日号])?)?(?:[上中下]旬|底|初|末)?"
     r"|\d{1,2}月\d{1,2}[日号](?:[至到-]\d{1,2}[日号])?|\d{1,2}月(?:[上中下]旬|底|初|末)?"
     r"|(?:每[天晚日周月]|[早晚]上|上午|下午|凌晨|中午|傍晚|晚)?"
     rf"[\d{_CN_DIGITS}]{{1,3}}[点时](?:半|\d{{1,2}}分)?"
@@ -151,7 +152,7 @@ _BARE_SUFFIX_WORDS = frozenset({"国道", "省道", "街道", "社区", "县", "
 _LOCATIVE = re.compile(r"(?:家住|住在|位于|前往|来到|赶赴|赴|到|在|去|于|住|来自|从)")
 _PHRASE_STOP_FLAGS = frozenset({"v", "p", "u", "uj", "ul", "uz", "ud", "d", "c", "x", "r", "y"})
 
-_LIST_TAIL_CUT = re.compile(r"等|的|以及|为|是|在")
+_LIST_TAIL_CUT = re.compile(r"等|的|为|是|在|开展|进行|实施|参加|参与|共同|一起|组成|构成")
 _EDGE_FUNCTION_CHARS = "的了是在对为将和与及并把被从向于就也都又还"
 
 
@@ -255,15 +256,24 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
             fit += 0.25
         fit -= 0.01 * min(order, 10)
         fit += 0.5 * _proximity(sentence, match.start(), match.end(), covered)
+        latin_unit = _LATIN_UNIT.match(sentence, end)
+        if latin_unit:
+            end = latin_unit.end()
         spans.append(_Span(match.start(), end, fit, _number_fits(text, unit, focus)))
     return spans
 
 
 def _glued_to_latin(sentence: str, start: int, end: int) -> bool:
-    """Digits inside a code or name (PM10, GB3095, 5G) are not quantities."""
+    """Digits inside a code or name (PM10, GB3095, 5G) are not quantities; a number followed
+    by a metric unit (16km², 3kg) is."""
     before = sentence[start - 1 : start]
     after = sentence[end : end + 1]
+    if _LATIN_UNIT.match(sentence, end):
+        return bool(_LATIN_LETTER.match(before))
     return bool(_LATIN_LETTER.match(before) or _LATIN_LETTER.match(after) or before == "-")
+
+
+_LATIN_UNIT = re.compile(r"(?:km|cm|mm|kg|mg|ml|ha|m)(?:²|³)?(?![A-Za-z])")
 
 
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
@@ -547,10 +557,9 @@ def _list_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
         items = clause.split("、")
         if any(not item.strip() for item in items):
             continue
-        inner = items[1:-1] or [items[-1]]
-        longest = max(len(item) for item in inner)
+        last = _trim_last_item(items[-1], max((len(item) for item in items[1:-1]), default=8))
+        longest = max([len(last), *(len(item) for item in items[1:-1])])
         first = _trim_first_item(items[0], longest)
-        last = _trim_last_item(items[-1], longest)
         span_start = start + len(items[0]) - len(first)
         span_end = start + len(clause) - len(items[-1]) + len(last)
         fit = 0.9 + 0.1 * min(len(items), 5)
@@ -574,11 +583,32 @@ def _wanted_count(question: str) -> int:
     return int(value) if value.isdigit() else _CHINESE_COUNT.get(value, 0)
 
 
+# Words that introduce an enumeration: the first item starts after the last of them.
+_LIST_INTRODUCER = re.compile(
+    r"包括|包含|涵盖|涉及|例如|比如|诸如|如|即|有|是|为|联合|邀请|引进|面向|针对|严查|查处|确立|"
+    r"确定|落地|开展|设立|推动|实施|建立|培育|种植|引导|覆盖|来自|对|向|给|从|在|由|把|将|和|与"
+)
+
+
 def _trim_first_item(item: str, longest: int) -> str:
-    """Keep the trailing words of the first item, about as long as the other items."""
-    words = tokenize(item)
+    """The first item starts after the word that introduces the list (引进了|红提); failing
+    that, its trailing words about as long as the other items."""
+    token_starts, position = set(), 0
+    for token in tokenize(item):
+        token_starts.add(position)
+        position += len(token)
+    token_starts.add(position)
+    introducers = [
+        m
+        for m in _LIST_INTRODUCER.finditer(item)
+        if m.start() in token_starts and m.end() in token_starts  # whole words only
+    ]
+    if introducers:
+        rest = item[introducers[-1].end() :].lstrip("了着过的")
+        if rest:
+            return rest
     kept = ""
-    for word in reversed(words):
+    for word in reversed(tokenize(item)):
         if kept and len(kept) + len(word) > longest + 2:
             break
         kept = word + kept
@@ -586,13 +616,13 @@ def _trim_first_item(item: str, longest: int) -> str:
 
 
 def _trim_last_item(item: str, longest: int) -> str:
-    """Cut the last item at 等/的 or a verb, else keep about as many characters as the others."""
+    """The last item ends at 等/的 or a list-closing word; failing that, it keeps its leading
+    words about as long as the other items."""
     cut = _LIST_TAIL_CUT.search(item)
     if cut and cut.start() > 0:
-        item = item[: cut.start()]
-    words = tokenize(item)
+        return item[: cut.start()]
     kept = ""
-    for word in words:
+    for word in tokenize(item):
         if kept and len(kept) + len(word) > longest + 2:
             break
         kept += word
@@ -909,11 +939,18 @@ def _article_key(chunk: Chunk) -> tuple[str, int]:
 def _gram_weights(grams: set[str], texts: Sequence[str]) -> dict[str, float]:
     """IDF over the candidate sentences: grams found everywhere (党员, 工作) count less."""
     total = len(texts)
+    lowered = [text.lower() for text in texts]
     weights: dict[str, float] = {}
     for gram in grams:
-        frequency = sum(1 for text in texts if gram in text)
-        weights[gram] = 1.0 + math.log((total + 1) / (frequency + 1))
+        frequency = sum(1 for text in lowered if gram in text)
+        weight = 1.0 + math.log((total + 1) / (frequency + 1))
+        # Numbers and latin words (2017, PM2.5) pin a fact down more than any two characters.
+        weights[gram] = weight * _ASCII_TERM_BOOST if _ASCII_GRAM.match(gram) else weight
     return weights
+
+
+_ASCII_GRAM = re.compile(r"^[a-z0-9.%]+$")
+_ASCII_TERM_BOOST = 2.0
 
 
 _TOPIC_DISCOUNT = 0.4
