@@ -246,6 +246,10 @@ class _TokenRedactor(logging.Filter):
         message = record.getMessage()
         if self._token in message:
             record.msg, record.args = message.replace(self._token, "<token>"), None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text, so the traceback is redacted once, here.
+            trace = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = trace.replace(self._token, "<token>")
         return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from telegram.error import InvalidToken
 
-from bot.app import TokenError, load_token, serve
+from bot.app import TokenError, load_token, redact_token_in_logs, serve
 from index.settings import Settings
 from tests.fake_bot_api import TOKEN, FakeBotApi
 
@@ -115,3 +117,17 @@ async def test_serve_without_an_index_exits_1_with_one_line(
     assert "index" in line
     assert "Traceback" not in text
     assert TOKEN.split(":", 1)[1] not in text
+
+
+def test_log_records_and_tracebacks_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("telegram.ext.ExtBot")
+    redact_token_in_logs(TOKEN)
+    with caplog.at_level(logging.DEBUG, logger="telegram.ext.ExtBot"):
+        logger.debug("Set Bot API URL: %s", f"https://api.telegram.org/bot{TOKEN}")
+        try:
+            raise InvalidToken(f"The token `{TOKEN}` was rejected by the server.")
+        except InvalidToken:
+            logger.exception("start failed")
+    secret = TOKEN.split(":", 1)[1]
+    assert "bot<token>" in caplog.text and "start failed" in caplog.text
+    assert secret not in caplog.text
