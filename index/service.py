@@ -88,7 +88,11 @@ class Engine:
             else []
         )
         extraction = extract_answer(
-            query, hits, self.embedder, max_chars=self._settings.max_answer_chars
+            query,
+            hits,
+            self.embedder,
+            max_chars=self._settings.max_answer_chars,
+            translations=self._searcher.lexicon.expand(query),
         )
         abstained = extraction is None or should_abstain(query, extraction, hits)
         answer: AnswerSpan | None = None
