@@ -107,16 +107,16 @@ def chat(
         print(f"newsqa chat: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     session = ConsoleSession(engine, settings)
-    sink.write(session.reply("/start") or "")
+    sink.write((session.reply("/start") or "") + "\n")
+    try:
+        while True:
+            sink.write(PROMPT)
+            sink.flush()
+            line = source.readline()
+            answer = session.reply(line) if line else None
+            if answer is None:
+                break
+            sink.write(answer + "\n\n")
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends the conversation like /quit, without a traceback
     sink.write("\n")
-    while True:
-        sink.write(PROMPT)
-        sink.flush()
-        line = source.readline()
-        if not line:
-            sink.write("\n")
-            return
-        answer = session.reply(line)
-        if answer is None:
-            return
-        sink.write(answer + "\n\n")
