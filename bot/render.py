@@ -15,7 +15,7 @@ from index.models import IndexInfo, Passage, PassageContext, QAResult
 MESSAGE_LIMIT = 4096  # Telegram's limit for one text message, in characters
 CALLBACK_LIMIT = 64  # Telegram's limit for callback_data, in bytes
 SOURCES_SHOWN = 3  # supporting sources under an answer, and passages per "更多" page
-PASSAGE_CHARS = 400  # a chunk is ~200 characters; a longer one is cut for the list
+PASSAGE_CHARS = 240  # sources are a glance; "原文 n" shows the whole paragraph
 
 SOURCE_PREFIX = "src:"
 MORE_PREFIX = "more:"
