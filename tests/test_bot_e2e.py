@@ -188,3 +188,21 @@ async def test_newsqa_serve_answers_survives_sighup_and_stops_on_sigterm(
             await process.wait()
     assert process.returncode == 0, err.decode()[-2000:]
     assert TOKEN.split(":", 1)[1] not in (out + err).decode()
+
+
+def test_newsqa_chat_answers_in_the_terminal(real_index_settings: Settings) -> None:
+    from click.testing import CliRunner
+
+    from index.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["chat", "--index", str(real_index_settings.index_dir)],
+        input=f"{QUESTION}\n/src 1\n/quit\n",
+        env={"NEWSQA_CACHE_DIR": str(real_index_settings.cache_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    assert "【90余场次】" in result.output
+    assert HEADLINE in result.output
+    assert result.output.count("¶") >= 4  # the citation, sources, and the passage's paragraphs
