@@ -229,6 +229,10 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
         if not _ARABIC.search(text) and not unit_match:
             continue  # a bare Chinese numeral is usually part of a word (一起, 三级)
         unit = unit_match.group(1) if unit_match else ""
+        latin_unit = _LATIN_UNIT.match(sentence, match.end())
+        if latin_unit and not unit:
+            unit = _LATIN_UNIT_NAMES.get(latin_unit.group(0), "")
+            text += unit  # 45m counts as 45米 for the unit checks below
         fit = 0.7
         if specific_units:
             if unit and any(u in text for u in focus.units):
@@ -237,7 +241,7 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
                 fit -= 0.5 if unit else 0.3
         elif unit:
             fit += 0.1
-        end = match.end()
+        end = latin_unit.end() if latin_unit else match.end()
         if focus.counted_noun and (
             _starts_with_noun(sentence[end:], focus.counted_noun)
             or _ends_with_noun(sentence[: match.start()], focus.counted_noun)
@@ -256,9 +260,6 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
             fit += 0.25
         fit -= 0.01 * min(order, 10)
         fit += 0.5 * _proximity(sentence, match.start(), match.end(), covered)
-        latin_unit = _LATIN_UNIT.match(sentence, end)
-        if latin_unit:
-            end = latin_unit.end()
         spans.append(_Span(match.start(), end, fit, _number_fits(text, unit, focus)))
     return spans
 
@@ -274,6 +275,18 @@ def _glued_to_latin(sentence: str, start: int, end: int) -> bool:
 
 
 _LATIN_UNIT = re.compile(r"(?:km|cm|mm|kg|mg|ml|ha|m)(?:²|³)?(?![A-Za-z])")
+_LATIN_UNIT_NAMES = {
+    "m": "米",
+    "km": "公里",
+    "cm": "厘米",
+    "mm": "毫米",
+    "kg": "公斤",
+    "mg": "毫克",
+    "ml": "毫升",
+    "ha": "公顷",
+    "m²": "平方米",
+    "km²": "平方公里",
+}
 
 
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
@@ -698,7 +711,9 @@ def _anchored_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]
                 fit = 1.1 + 0.4 * _proximity(sentence, run_start, match.end(), covered)
                 spans.append(_Span(run_start, match.end(), fit))
     before = anchors.before if anchors.before and anchors.before in sentence else ""
-    fit = 1.3
+    # When the head noun is found (是哪个社区的), the words before the question word are the
+    # subject, not a verb whose object is asked.
+    fit = 1.0 if spans else 1.3
     if anchors.before and not before:
         # The verb itself is paraphrased: anchor on the nearest earlier question word found.
         before = next((gram for gram in anchors.before_fallbacks if gram in sentence), "")

@@ -95,7 +95,8 @@ _ZH_LIST_PREFIX = re.compile(r"哪几|哪些|哪[一-九十两\d]+")
 _ZH_NUMBER = re.compile(r"多少|几|多长|多久|多大|多高|多远|多重|多深|百分之")
 _ZH_NAME = re.compile(r"谁|叫什么|叫啥|叫做什么|什么名字|名字|名称|哪位|哪个人")
 _ZH_PLACE = re.compile(
-    r"哪里|哪儿|什么地方|啥地方|何地|何处|哪些地方|哪个地方|哪[个座条所]?[县市乡村镇区省州国道路街]|"
+    r"哪里|哪儿|什么地方|啥地方|何地|何处|哪些地方|哪个地方|"
+    r"哪[个座条所]?(?:社区|街道|地区|城市|省份|国道|[县市乡村镇区省州路街])|"
     r"(?:住|去|在|到|从|来自)哪|哪$"
 )
 _EN_DATE = re.compile(
@@ -236,10 +237,10 @@ def _chinese_units(text: str) -> tuple[tuple[str, ...], str]:
 _MEASURED_NOUNS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"浓度"), ("微克/立方米", "毫克/立方米", "毫克/升", "μg/m³", "mg/m³")),
     (re.compile(r"面积|占地"), ("平方公里", "平方米", "公顷", "万亩", "亩")),
-    (re.compile(r"海拔|高度|身高"), ("米",)),
-    (re.compile(r"距离|里程|长度|全长"), ("公里", "千米", "米")),
+    (re.compile(r"海拔|高度|身高|多高|多深|深度"), ("米",)),
+    (re.compile(r"距离|里程|长度|全长|多远|多长(?!时间)"), ("公里", "千米", "米")),
     (re.compile(r"温度|气温"), ("℃",)),
-    (re.compile(r"重量|产量|体重"), ("吨", "公斤", "千克", "斤")),
+    (re.compile(r"重量|产量|体重|多重"), ("吨", "公斤", "千克", "斤")),
 )
 _PEOPLE_NOUN = re.compile(r"人|群众|党员|干部|人员|人口|专家|医生|患者|村民|居民|学生|志愿者")
 _COUNTED_STOP = re.compile(r"[的了是有在呢吗啊,，?？。\s]|参加|参与|参赛|把|被|跟|和")
@@ -276,7 +277,7 @@ _ZH_LIST = re.compile(
     r"哪几|哪些|哪[一二三四五六七八九十两\d]+[个家项条种]|什么品种|都是啥|都是什么|有哪"
 )
 _EN_LIST = re.compile(r"\bwhich (?:ones|\w+s)\b|\bwhat (?:are|were) the\b|\blist\b")
-_PLACE_SUFFIX = re.compile(r"哪[个座条所]?(国道|[县市乡村镇区省州路街])")
+_PLACE_SUFFIX = re.compile(r"哪[个座条所]?(社区|街道|国道|[县市乡村镇区省州路街])")
 
 
 def analyse_question(question: str) -> QuestionFocus:

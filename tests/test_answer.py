@@ -121,6 +121,31 @@ def test_number_in_the_clause_about_the_question() -> None:
     assert extraction.highlight == "96.1万亩"
 
 
+def test_counted_noun_before_the_number_picks_the_right_count() -> None:
+    extraction = answer(
+        "某市下达了多少起处罚决定书",
+        "行政立案31起,下达责令改正决定书52起,下达处罚决定书17起。",
+    )
+    assert extraction.highlight == "17起"
+
+
+def test_compound_measure_words_stay_whole() -> None:
+    extraction = answer("某市检查了多少家次企业", "累计检查企业650家次,立案12起。")
+    assert extraction.highlight == "650家次"
+
+
+def test_how_many_never_answered_by_a_duration() -> None:
+    hits = make_hits("面向应届高校毕业生及近3年内的高校毕业生提供服务。")
+    question = "某市有多少个高校毕业生"
+    assert should_abstain(question, extract_answer(question, hits), hits)
+
+
+def test_metric_unit_after_a_number() -> None:
+    extraction = answer("这种树有多高", "树高可达45m,树干直径达1米。")
+    assert extraction.highlight is not None
+    assert extraction.highlight.startswith("45m")
+
+
 # --- dates ----------------------------------------------------------------------------------
 
 
@@ -131,6 +156,11 @@ def test_date_start_and_end() -> None:
     )
     assert answer("某县冬季物资交流会哪天开始的", *texts).highlight == "11月20日"
     assert answer("某县冬季物资交流会开到哪天结束", *texts).highlight == "11月25日"
+
+
+def test_era_year() -> None:
+    extraction = answer("这座城是何时建立的", "这座城是罗马人在公元前25年建立的。")
+    assert extraction.highlight == "公元前25年"
 
 
 def test_time_of_day() -> None:
@@ -175,6 +205,30 @@ def test_place_after_locative_verb() -> None:
         "近日,消防大队前往市廉政教育基地开展警示教育。",
     )
     assert extraction.highlight == "市廉政教育基地"
+
+
+def test_place_name_starts_after_the_enclosing_unit() -> None:
+    extraction = answer(
+        "医生是哪个社区的",
+        "清晨,某市某区扎西街道扎西新村社区的医生背着药箱来到居民家中。",
+    )
+    assert extraction.highlight == "扎西新村社区"
+
+
+def test_noun_modifier_stops_at_the_verb() -> None:
+    extraction = answer(
+        "某县老人得了什么病",
+        "某县老人因饮食习惯患有高血压和慢性胃病,常年吃药。",
+    )
+    assert extraction.highlight == "高血压和慢性胃病"
+
+
+def test_list_starts_after_the_introducing_verb() -> None:
+    extraction = answer(
+        "工商联跟哪些单位一起开展的活动",
+        "近日,某区工商联联合某区住建局、爱心企业开展送温暖主题活动。",
+    )
+    assert extraction.highlight == "某区住建局、爱心企业"
 
 
 def test_list_answer_is_the_enumeration() -> None:
@@ -242,6 +296,14 @@ def test_english_question_scored_by_lexicon_translations() -> None:
     extraction = extract_answer(question, hits, translations=["次仁", "高血压", "糖尿病", "岁"])
     assert extraction is not None
     assert extraction.highlight == "58岁"
+
+
+def test_english_who_question_about_a_title_finds_the_person() -> None:
+    hits = make_hits("某县县委书记次旦多吉表示,要办好“暖心工程”。")
+    question = "What is the name of the party secretary of the county?"
+    extraction = extract_answer(question, hits, translations=["县委书记", "书记"])
+    assert extraction is not None
+    assert extraction.highlight == "次旦多吉"
 
 
 def test_romanised_names_match_pinyin_of_the_story() -> None:
