@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.texts import Lang, texts_for
 from index.models import IndexInfo, Passage, PassageContext, QAResult
 
-MESSAGE_LIMIT = 4096  # Telegram's limit for one text message, in characters
+MESSAGE_LIMIT = 4096  # Telegram's limit for one text message, in UTF-16 code units
 CALLBACK_LIMIT = 64  # Telegram's limit for callback_data, in bytes
 SOURCES_SHOWN = 3  # supporting sources under an answer, and passages per "更多" page
 PASSAGE_CHARS = 240  # sources are a glance; "原文 n" shows the whole paragraph
@@ -173,7 +173,7 @@ def to_html(blocks: Sequence[Block], limit: int = MESSAGE_LIMIT) -> tuple[str, .
     current = ""
     for piece in pieces:
         joined = f"{current}\n\n{piece}" if current else piece
-        if len(joined) <= limit:
+        if _units(joined) <= limit:
             current = joined
         else:
             messages.append(current)
@@ -226,14 +226,14 @@ def _segment_html(segment: Segment) -> str:
 def _block_html(block: Block, limit: int) -> list[str]:
     """One block as one HTML piece, or several when it alone would exceed the limit."""
     whole = "".join(_segment_html(s) for s in block)
-    if len(whole) <= limit:
+    if _units(whole) <= limit:
         return [whole]
     pieces: list[str] = []
     current = ""
     for segment in block:
         for part in _split_segment(segment, limit):
             rendered = _segment_html(part)
-            if len(current) + len(rendered) > limit:
+            if _units(current) + _units(rendered) > limit:
                 pieces.append(current)
                 current = ""
             current += rendered
@@ -272,4 +272,9 @@ def _hard_cut(text: str, budget: int) -> list[str]:
 
 
 def _escaped_len(text: str) -> int:
-    return len(html.escape(text, quote=False))
+    return _units(html.escape(text, quote=False))
+
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text.encode("utf-16-le")) // 2

@@ -466,7 +466,7 @@ def _check_text(text: str, parse_mode: object) -> None:
     shown = visible_text(text) if parse_mode == "HTML" else text
     if not shown.strip():
         raise ApiError(400, "Bad Request: message text is empty")
-    if len(shown) > 4096:
+    if _utf16(shown) > 4096:  # Telegram counts UTF-16 code units
         raise ApiError(400, "Bad Request: message is too long")
 
 

@@ -106,6 +106,12 @@ def test_a_single_huge_paragraph_is_cut_at_sentences_and_stays_valid() -> None:
     assert "".join(visible_text(m) for m in messages) == "头" + text
 
 
+def test_astral_characters_count_double_as_telegram_counts_them() -> None:
+    messages = to_html([(Segment("𠀀" * 3000),)])  # CJK extension B: two UTF-16 units each
+    assert len(messages) == 2
+    assert all(len(m.encode("utf-16-le")) // 2 <= MESSAGE_LIMIT for m in messages)
+
+
 def test_plain_text_uses_the_same_wording() -> None:
     plain = to_plain(answer_blocks(result(), "zh"))
     assert "【90余场次】" in plain
