@@ -17,9 +17,12 @@ _MAX_TRACKED_USERS = 10_000
 
 
 class _FromHuman(filters.MessageFilter):
-    """Messages sent by a person: other bots (and anonymous channel posts) get no answers."""
+    """Messages sent by a person: other bots and channel posts get no answers."""
 
     def filter(self, message: Message) -> bool:
+        if message.sender_chat is not None:
+            # An anonymous group admin writes as the group itself (via @GroupAnonymousBot).
+            return message.sender_chat.id == message.chat.id
         return message.from_user is not None and not message.from_user.is_bot
 
 

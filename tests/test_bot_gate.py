@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from telegram import Chat, Message, MessageEntity, User
+from telegram import Chat, Message, MessageEntity, Update, User
 
 from bot.gate import (
+    FROM_HUMAN,
     AllowList,
     QuestionProblem,
     RateDecision,
@@ -127,3 +128,19 @@ def test_languages() -> None:
     assert language_of_user("zh-hans") == "zh"
     assert language_of_user("de") == "en"
     assert language_of_user(None) == "en"
+
+
+def test_people_and_anonymous_admins_count_as_human_bots_and_channels_do_not() -> None:
+    assert FROM_HUMAN.check_update(update(message("问题")))
+    robot = Message(2, NOW, GROUP, from_user=User(5, "Other", is_bot=True), text="问题")
+    assert not FROM_HUMAN.check_update(update(robot))
+    anonymous = User(1087968824, "Group", is_bot=True, username="GroupAnonymousBot")
+    admin = Message(3, NOW, GROUP, from_user=anonymous, sender_chat=GROUP, text="问题")
+    assert FROM_HUMAN.check_update(update(admin))
+    channel = Chat(-100777, Chat.CHANNEL)
+    forwarded = Message(4, NOW, GROUP, from_user=anonymous, sender_chat=channel, text="问题")
+    assert not FROM_HUMAN.check_update(update(forwarded))
+
+
+def update(message: Message) -> Update:
+    return Update(1, message=message)
