@@ -161,9 +161,9 @@ async def on_source(update: Update, context: BotContext) -> None:
     # A lookup, not a search: a worker thread, but no wait for a search slot.
     passage = await asyncio.to_thread(serving.engine.context, chunk_id) if serving else None
     if passage is None or message is None:
-        await query.answer(texts_for(lang).source_gone, show_alert=True)
+        await _acknowledge(query, texts_for(lang).source_gone, alert=True)
         return
-    await query.answer()
+    await _acknowledge(query)
     await _send(message.chat, render_context(passage), reply_to=message.message_id)
 
 
@@ -184,9 +184,9 @@ async def on_more(update: Update, context: BotContext) -> None:
     except ValueError:
         offset = -1
     if message is None or question is None or serving is None or offset < 0:
-        await query.answer(texts_for(lang).question_gone, show_alert=True)
+        await _acknowledge(query, texts_for(lang).question_gone, alert=True)
         return
-    await query.answer()
+    await _acknowledge(query)
     engine = serving.engine
     passages = await _search(
         services, lambda: engine.more_passages(question, offset, SOURCES_SHOWN)
@@ -208,7 +208,7 @@ async def on_feedback(update: Update, context: BotContext) -> None:
     lang = _query_language(query, context)
     if not await _admitted_press(query, context, lang):
         return
-    await query.answer(texts_for(lang).thanks_feedback)
+    await _acknowledge(query, texts_for(lang).thanks_feedback)
     message = _query_message(query)
     if message is None:
         return
@@ -226,7 +226,7 @@ async def check_allowed(update: Update, context: BotContext) -> None:
     user = update.effective_user
     words = texts_for(language_of_user(user.language_code if user else None))
     if update.callback_query is not None:
-        await update.callback_query.answer(words.not_allowed, show_alert=True)
+        await _acknowledge(update.callback_query, words.not_allowed, alert=True)
     elif chat.type == ChatType.PRIVATE:
         message = update.effective_message
         told = user is None or services.rate.take(user.id) is RateDecision.SILENT
@@ -269,8 +269,16 @@ async def _admitted_press(query: CallbackQuery, context: BotContext, lang: Lang)
     """The same bucket for button presses; every press must be answered, so the toast says why."""
     if context.bot_data.services.rate.take(query.from_user.id) is RateDecision.ALLOW:
         return True
-    await query.answer(texts_for(lang).rate_limited)
+    await _acknowledge(query, texts_for(lang).rate_limited)
     return False
+
+
+async def _acknowledge(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    """Answer a button press; a press past Telegram's ~15 s window cannot be, and that is fine."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as exc:
+        log.debug("could not answer callback query %s: %s", query.id, exc)
 
 
 async def _search(services: BotServices, work: Callable[[], T]) -> T:

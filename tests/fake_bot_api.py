@@ -71,6 +71,7 @@ class FakeBotApi:
     left_chats: list[int] = field(default_factory=list)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     throttled: dict[str, int] = field(default_factory=dict)  # method → 429s still to answer
+    stale_queries: int = 0  # answerCallbackQuery calls still to refuse as too old
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -353,6 +354,9 @@ class FakeBotApi:
         return message
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        if self.stale_queries > 0:
+            self.stale_queries -= 1
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired")
         if len(str(params.get("text", ""))) > 200:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True

@@ -357,3 +357,17 @@ async def test_flood_wait_is_retried_by_the_rate_limiter(api: FakeBotApi, tmp_pa
         reply = await ask(api, api.private_chat(9601), api.user(9601), "聂荣县远程会诊多少场")
     assert "90余场次" in visible_text(reply["text"])
     assert len(api.calls_to("sendMessage:429")) == 1
+
+
+async def test_a_stale_button_press_still_gets_its_passage(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = bot.api
+    chat, user = api.private_chat(9701), api.user(9701)
+    answer = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    api.stale_queries = 1
+    caplog.set_level(logging.WARNING)
+    await api.press(answer, "src:gen-1-c002", user)
+    await api.wait_for(lambda: len(api.sent) == 2, what="the passage")
+    assert "段落2" in visible_text(api.sent[1]["text"])
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
