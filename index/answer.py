@@ -18,6 +18,8 @@ import numpy as np
 from index.embedding import Embedder
 from index.models import Chunk, Hit
 from index.question import (
+    PERCENT_UNITS,
+    UNIT_PATTERN,
     QuestionFocus,
     QuestionType,
     analyse_question,
@@ -31,6 +33,7 @@ from index.question import (
 __all__ = [
     "Extraction",
     "QuestionType",
+    "abstention_reason",
     "extract_answer",
     "romanised_names",
     "should_abstain",
@@ -90,23 +93,21 @@ _NUMBER_CORE = rf"(?:\d+(?:[.,]\d+)*|[{_CN_DIGITS}]+)"
 _NUMBER_PREFIX = r"(?:超过|逾|将近|接近|近|约|不到|不足|第)"
 _NUMBER_SPAN = re.compile(
     rf"{_NUMBER_PREFIX}?{_NUMBER_CORE}(?:[余多])?(?:[万亿千百])?(?:[余多])?"
-    r"(?:%|‰|℃|(?:个)?多?(?:人次|场次|[家户架车批]次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|"
-    r"公顷|千米|千克|微克/立方米|毫克/立方米|毫克/升|"
-    r"[个人名位场次亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍]))?"
+    # a range: 70-80公里, 15至20厘米
+    rf"(?:[-~～至到]{_NUMBER_CORE}(?:[万亿千百])?)?"
+    rf"(?:%|‰|℃|(?:个)?多?(?:{UNIT_PATTERN}))?"
     r"(?:多|余|以上|以下|左右|上下|之多)?"
 )
-_NUMBER_UNIT = re.compile(
-    r"(人次|场次|[家户架车批]次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|元|%|‰|℃|"
-    r"公顷|千米|千克|微克/立方米|毫克/立方米|毫克/升|"
-    r"[个人名位场次亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍])"
-    r"(?:多|余|以上|以下|左右|上下|之多)?$"
-)
+_NUMBER_UNIT = re.compile(rf"({UNIT_PATTERN}|%|‰|℃)(?:多|余|以上|以下|左右|上下|之多)?$")
+_ORDINAL_SPAN = re.compile(rf"第[\d{_CN_DIGITS[:-1]}]+[\u4e00-\u9fff]")
+_RATIO_SPAN = re.compile(r"(?:约为?)?\d+(?:\.\d+)?[:：]\d+(?:\.\d+)?")
+_LONE_ONE = re.compile(r"^一[^一二三四五六七八九十百千万亿两零〇]")
 _HAS_DIGIT = re.compile(rf"[\d{_CN_DIGITS}]")
 _ARABIC = re.compile(r"\d")
 _YEAR_OR_DAY = re.compile(r"^\d{4}年|^\d{1,2}[月日号]|^\d{1,2}月")
 
 _DATE_SPAN = re.compile(
-    r"(?:今年|去年|明年|前年|当年|同年|(?:公元前|公元)\d{1,4}年|\d{4}年)"
+    r"(?:今年|去年|明年|前年|当年|同年|(?:公元前|公元)\d{1,4}年|\d{3,4}年|[\u4e00-\u9fff]{2}元年)"
     r"(?:\d{1,2}月(?:\d{1,2}[日号])?)?(?:[上中下]旬|底|初|末)?"
     r"|\d{1,2}月\d{1,2}[日号](?:[至到-]\d{1,2}[日号])?|\d{1,2}月(?:[上中下]旬|底|初|末)?"
     r"|(?:每[天晚日周月]|[早晚]上|上午|下午|凌晨|中午|傍晚|晚)?"
@@ -114,6 +115,9 @@ _DATE_SPAN = re.compile(
     r"|星期[一二三四五六日天]|周[一二三四五六日]"
 )
 _TIME_OF_DAY = re.compile(r"[点时]")
+_TEMPORAL_CLAUSE = re.compile(
+    r"[\u4e00-\u9fff\d]{1,10}?(?:的时候|时期|期间|之后|以后|之前|以前|之际)"
+)
 _ASKS_TIME_OF_DAY = re.compile(r"几点|what time")
 _ASKS_YEAR = re.compile(r"哪年|哪一年|what year|which year")
 _ASKS_DAY = re.compile(r"哪天|哪一天|几号|哪日|what date|which day|what day")
@@ -226,8 +230,8 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
         if not _HAS_DIGIT.search(text) or _glued_to_latin(sentence, match.start(), match.end()):
             continue
         unit_match = _NUMBER_UNIT.search(text)
-        if not _ARABIC.search(text) and not unit_match:
-            continue  # a bare Chinese numeral is usually part of a word (一起, 三级)
+        if not _ARABIC.search(text) and (not unit_match or _LONE_ONE.match(text)):
+            continue  # a bare Chinese numeral is part of a word (一起), 一+measure an article
         unit = unit_match.group(1) if unit_match else ""
         latin_unit = _LATIN_UNIT.match(sentence, match.end())
         if latin_unit and not unit:
@@ -261,6 +265,15 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
         fit -= 0.01 * min(order, 10)
         fit += 0.5 * _proximity(sentence, match.start(), match.end(), covered)
         spans.append(_Span(match.start(), end, fit, _number_fits(text, unit, focus)))
+    if "第几" in question:
+        # 第几届/第几区: the ordinal with whatever noun follows it.
+        for match in _ORDINAL_SPAN.finditer(sentence):
+            fit = 1.4 + 0.5 * _proximity(sentence, match.start(), match.end(), covered)
+            spans.append(_Span(match.start(), match.end(), fit))
+    if focus.units == PERCENT_UNITS:
+        for match in _RATIO_SPAN.finditer(sentence):  # 男女比例约为1:7
+            fit = 1.3 + 0.5 * _proximity(sentence, match.start(), match.end(), covered)
+            spans.append(_Span(match.start(), match.end(), fit))
     return spans
 
 
@@ -357,6 +370,11 @@ def _date_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
             fit += 0.1
         fit += 0.3 * _proximity(sentence, match.start(), match.end(), covered)
         spans.append(_Span(match.start(), match.end(), fit, wants_time == is_time))
+    if not any(span.fits for span in spans) and not wants_time:
+        # "When" answered by an event (高二的时候, 四国征伐后): a temporal clause.
+        for match in _TEMPORAL_CLAUSE.finditer(sentence):
+            fit = 0.5 + 0.3 * _proximity(sentence, match.start(), match.end(), covered)
+            spans.append(_Span(match.start(), match.end(), fit))
     return spans
 
 
@@ -836,7 +854,14 @@ def _typed_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -
             _Span(s.start, s.end, s.fit - 0.4) for s in _gap_spans(sentence, focus, covered)
         ]
     if focus.qtype is QuestionType.PLACE:
-        return _place_spans(sentence, focus, covered) or _list_spans(sentence, focus, covered)
+        return (
+            _place_spans(sentence, focus, covered)
+            or _list_spans(sentence, focus, covered)
+            or [
+                _Span(s.start, s.end, s.fit - 0.5)
+                for s in _anchored_spans(sentence, focus, covered)
+            ]
+        )
     if _YES_NO.search(focus.text):
         return _yes_no_spans(sentence, focus)
     quoted = [
@@ -1181,6 +1206,7 @@ def _answer_text(
 
 _ENTITY_SUFFIX = re.compile(r"[县市乡村镇区省州]$")
 _LATIN = re.compile(r"[A-Za-z]")
+_SPACES = re.compile(r"\s+")
 _MIN_SUPPORT = 0.3
 
 
@@ -1194,15 +1220,16 @@ def _key_terms(focus: QuestionFocus) -> list[str]:
         for word, flag in tag_words(segment):
             if len(word) < 2:
                 continue
-            if flag == "ns" or _ENTITY_SUFFIX.search(word) or _LATIN.search(word):
+            named_place = len(word) >= 3 and _ENTITY_SUFFIX.search(word)
+            if flag == "ns" or named_place or _LATIN.search(word):
                 terms.append(word)
     return terms
 
 
 def _term_found(term: str, text: str) -> bool:
     """A term counts as found when it, its first two characters, or half its bigrams occur."""
-    lowered = text.lower()
-    if term.lower() in lowered:
+    lowered = _SPACES.sub("", text.lower())
+    if _SPACES.sub("", term.lower()) in lowered:
         return True
     if _LATIN.search(term) or re.search(r"\d", term):
         return False
@@ -1215,18 +1242,26 @@ def _term_found(term: str, text: str) -> bool:
 def should_abstain(question: str, extraction: Extraction | None, hits: Sequence[Hit]) -> bool:
     """Abstain unless the retrieved stories name the question's subject and the best sentence
     holds a span of the asked type (in the asked unit, for counts)."""
+    return abstention_reason(question, extraction, hits) is not None
+
+
+def abstention_reason(
+    question: str, extraction: Extraction | None, hits: Sequence[Hit]
+) -> str | None:
+    """Why no answer should be given (for logs and tuning), or None when the answer stands."""
     if extraction is None or not hits:
-        return True
+        return "nothing retrieved"
     focus = analyse_question(question)
     retrieved = "\n".join(f"{hit.chunk.headline}\n{hit.chunk.text}" for hit in hits)
-    if any(not _term_found(term, retrieved) for term in _key_terms(focus)):
-        return True
+    missing = [term for term in _key_terms(focus) if not _term_found(term, retrieved)]
+    if missing:
+        return f"no retrieved story names {missing[0]}"
     if focus.counted_noun and not _term_found(focus.counted_noun, extraction.text):
-        return True
+        return f"the answer sentence does not count {focus.counted_noun}"
     if focus.qtype in (QuestionType.NUMBER, QuestionType.DATE) and not extraction.span_fits:
-        return True
+        return f"no {focus.qtype.value} in the asked unit"
     if extraction.highlight is None and focus.qtype is not QuestionType.OTHER:
-        return True
+        return f"no {focus.qtype.value} span"
     if focus.english:
         names = romanised_names(focus.text)
         texts = [extraction.chunk.headline] + [
@@ -1235,6 +1270,6 @@ def should_abstain(question: str, extraction: Extraction | None, hits: Sequence[
             if _article_key(hit.chunk) == _article_key(extraction.chunk)
         ]
         if names and not any(_romanised_found(n, t) for n in names for t in texts):
-            return True
-        return extraction.confidence < 0.2
-    return extraction.support < _MIN_SUPPORT
+            return "the story names none of the question's names"
+        return "weak match" if extraction.confidence < 0.2 else None
+    return "weak match" if extraction.support < _MIN_SUPPORT else None

@@ -148,7 +148,47 @@ def classify_question(question: str) -> QuestionType:
 # --- what the question asks for ----------------------------------------------------------
 
 PEOPLE_UNITS = ("人次", "人", "名", "位")
-MONEY_UNITS = ("亿元", "万元", "千元", "元")
+MONEY_UNITS = ("亿元", "万元", "千元", "元", "美元", "欧元", "英镑", "日元", "港元", "港币")
+
+# Measure words after a number: multi-character units (longest first) and classifiers.
+MULTI_CHAR_UNITS = (
+    "微克/立方米",
+    "毫克/立方米",
+    "平方公里",
+    "平方米",
+    "毫克/升",
+    "人次",
+    "场次",
+    "家次",
+    "户次",
+    "架次",
+    "车次",
+    "批次",
+    "小时",
+    "分钟",
+    "个月",
+    "公里",
+    "千米",
+    "厘米",
+    "毫米",
+    "公斤",
+    "千克",
+    "公顷",
+    "万元",
+    "亿元",
+    "千元",
+    "美元",
+    "欧元",
+    "英镑",
+    "日元",
+    "港元",
+    "港币",
+)
+CLASSIFIER_CHARS = (
+    "个人名位场次元亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类"
+    "支组轮遍回倍股层艘架枚颗首集版套块片根匹口门盏句段节季局代任级"
+)
+UNIT_PATTERN = "|".join(re.escape(unit) for unit in MULTI_CHAR_UNITS) + f"|[{CLASSIFIER_CHARS}]"
 PERCENT_UNITS = ("%",)
 DURATION_UNITS = ("小时", "分钟", "天", "个月", "周", "年")
 
@@ -167,11 +207,8 @@ _UNIT_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 _ASKED_COUNT = re.compile(r"(?:多少|几)")
 # Chinese classifiers (measure words) that may follow 多少/几; longer ones first.
-_CLASSIFIERS = re.compile(
-    r"人次|场次|小时|分钟|个月|平方米|平方公里|公里|公斤|万元|亿元|"
-    r"[个人名位场次元钱亩岁户起处件张只头项家条所座批届天年月期台辆栋间棵株吨斤米篇份本部种类支组轮遍回倍]"
-)
-_MONEY_NOUN = re.compile(r"钱|资金|金额|经费|费用|收入|投资|营业额|救助金|奖金|补贴|工资|罚款|元")
+_CLASSIFIERS = re.compile(UNIT_PATTERN + "|钱")
+_MONEY_NOUN = re.compile(r"钱|资金|金额|经费|费用|收入|投资|营业额|救助金|奖金|补贴|工资|罚款")
 _PERCENT_NOUN = re.compile(r"比例|占比|比率|[^效]率|百分")
 _DURATION_NOUN = re.compile(r"多长时间|多久|多少时间")
 _AGE_NOUN = re.compile(r"多大岁数|多少岁|几岁|年龄|年纪")
