@@ -284,10 +284,19 @@ _COUNTED_STOP = re.compile(r"[的了是有在呢吗啊,，?？。\s]|参加|参�
 
 
 def _counted_noun(rest: str) -> str:
-    """The noun phrase right after `多少+measure` (多少只羊 → 羊), cut at a particle or verb."""
+    """The nouns right after `多少+measure` (多少只羊 → 羊, 几个方面的问题 → 方面); empty when a
+    verb follows (多少钱收购了 → "")."""
     stop = _COUNTED_STOP.search(rest)
     head = rest[: stop.start()] if stop else rest
-    return "".join(_CJK_RUN.findall(head[:6]))[:6]
+    nouns = ""
+    for word, flag in tag_words(head):
+        if not (flag.startswith("n") or flag in _NOUN_LIKE_FLAGS):
+            break
+        nouns += word
+    return "".join(_CJK_RUN.findall(nouns))[:6]
+
+
+_NOUN_LIKE_FLAGS = frozenset({"vn", "j", "l", "eng", "an"})
 
 
 def _english_units(lowered: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ import pytest
 
 from index.answer import (
     Extraction,
+    abstention_reason,
     extract_answer,
     romanised_names,
     should_abstain,
@@ -146,6 +147,24 @@ def test_metric_unit_after_a_number() -> None:
     assert extraction.highlight.startswith("45m")
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("野驴每小时可跑多少公里", "印度野驴最高时速可达60-70公里。", "60-70公里"),
+        ("这张专辑是第几张专辑", "这张专辑是乐队的第十二张录音室专辑。", "第十二张"),
+        ("学校男女生比例是多少", "目前学校男女生比例约为1:6。", "约为1:6"),
+        ("公司斥资多少钱收购了品牌", "公司斥资42亿美元收购了这个品牌。", "42亿美元"),
+    ],
+)
+def test_ranges_ordinals_ratios_currencies(question: str, sentence: str, expected: str) -> None:
+    assert answer(question, sentence).highlight == expected
+
+
+def test_an_article_is_not_a_count() -> None:
+    extraction = answer("药费现在能报销多少", "达到一级标准后,综合报销比例达到80%以上。")
+    assert extraction.highlight == "80%以上"
+
+
 # --- dates ----------------------------------------------------------------------------------
 
 
@@ -161,6 +180,16 @@ def test_date_start_and_end() -> None:
 def test_era_year() -> None:
     extraction = answer("这座城是何时建立的", "这座城是罗马人在公元前25年建立的。")
     assert extraction.highlight == "公元前25年"
+
+
+def test_when_answered_by_an_event() -> None:
+    hits = make_hits("他在高二的时候拍了第一支音乐录影带。")
+    question = "他什么时候拍了第一支音乐录影带"
+    extraction = extract_answer(question, hits)
+    assert extraction is not None
+    assert extraction.highlight is not None
+    assert extraction.highlight.endswith("高二的时候")
+    assert not should_abstain(question, extraction, hits)
 
 
 def test_time_of_day() -> None:
@@ -367,6 +396,19 @@ def test_abstain_when_the_named_place_is_missing() -> None:
     hits = make_hits("某县驻村工作队为群众办实事300余件。", headline="某县驻村工作")
     question = "南山县驻村工作队帮群众办了多少件实事"
     assert should_abstain(question, extract_answer(question, hits), hits)
+
+
+def test_spaced_latin_title_is_found() -> None:
+    hits = make_hits("《SOUL EATER》是日本漫画家大久保笃的漫画作品。")
+    question = "《SOUL EATER》是谁的漫画作品"
+    assert abstention_reason(question, extract_answer(question, hits), hits) is None
+
+
+def test_abstention_reason_names_the_missing_place() -> None:
+    hits = make_hits("某县驻村工作队为群众办实事300余件。", headline="某县驻村工作")
+    question = "南山县驻村工作队帮群众办了多少件实事"
+    reason = abstention_reason(question, extract_answer(question, hits), hits)
+    assert reason is not None and "南山" in reason
 
 
 def test_abstain_without_hits() -> None:
