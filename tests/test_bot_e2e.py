@@ -206,3 +206,32 @@ def test_newsqa_chat_answers_in_the_terminal(real_index_settings: Settings) -> N
     assert "【90余场次】" in result.output
     assert HEADLINE in result.output
     assert result.output.count("¶") >= 4  # the citation, sources, and the passage's paragraphs
+
+
+async def test_fifty_chats_times_four_questions_on_the_real_index(
+    api: FakeBotApi, real_index_settings: Settings, real_engine: Any, tmp_path: Path
+) -> None:
+    settings = bot_settings(api, tmp_path, telegram_max_rate=30)  # Telegram's real limit
+    asks = [
+        "聂荣县远程会诊多少场",
+        "墨脱县的病人通过什么系统向专家求助",
+        "聂荣县有多少个联村党委",
+        "How many village doctors were trained?",
+    ]
+    async with running_bot(
+        settings, api, load=lambda s: real_engine, read_generation=lambda p: "session"
+    ):
+        people = [(api.private_chat(40_000 + n), api.user(40_000 + n)) for n in range(50)]
+        sent = await asyncio.gather(
+            *(
+                api.send_text(chat, user, f"{question} ({n})")
+                for question in asks
+                for n, (chat, user) in enumerate(people)
+            )
+        )
+        await api.wait_for(lambda: all(api.replies_to(m) for m in sent), 600, "200 answers")
+        await api.settle()
+    assert [len(api.replies_to(m)) for m in sent] == [1] * 200
+    texts = [visible_text(api.replies_to(m)[0]["text"]) for m in sent]
+    assert not [t for t in texts if "出了点问题" in t or "went wrong" in t]
+    assert all("90余场次" in t for t in texts[:50])
