@@ -148,7 +148,7 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
 
 
 async def on_source(update: Update, context: BotContext) -> None:
-    """ "原文 n": the cited passage with its neighbouring paragraphs."""
+    """The "原文 n" button: the cited passage with its neighbouring paragraphs."""
     query = update.callback_query
     if query is None or query.data is None:
         return
@@ -168,7 +168,7 @@ async def on_source(update: Update, context: BotContext) -> None:
 
 
 async def on_more(update: Update, context: BotContext) -> None:
-    """ "更多": the next page of passages for the question the answer replied to."""
+    """The "更多" button: the next page of passages for the question the answer replied to."""
     query = update.callback_query
     if query is None or query.data is None:
         return
