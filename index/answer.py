@@ -26,6 +26,7 @@ from index.question import (
     char_bigrams,
     content_segments,
     question_grams,
+    simplified_same_length,
     tag_words,
     tokenize,
 )
@@ -965,7 +966,8 @@ def _romanised_coverage(
 
 @dataclass(frozen=True)
 class _Candidate:
-    sentence: str
+    sentence: str  # simplified for matching; same length as `original`, so spans index both
+    original: str  # exactly as in the chunk
     hit: Hit
     rank: int
     index: int  # position of the sentence within its chunk
@@ -1130,10 +1132,15 @@ def _candidates(hits: Sequence[Hit]) -> list[_Candidate]:
         key = _article_key(hit.chunk)
         if key not in headlines_seen and hit.chunk.headline.strip():
             headlines_seen.add(key)
-            candidates.append(_Candidate(hit.chunk.headline.strip(), hit, rank, -1, ()))
+            headline = hit.chunk.headline.strip()
+            candidates.append(
+                _Candidate(simplified_same_length(headline), headline, hit, rank, -1, ())
+            )
         sentences = tuple(split_sentences(hit.chunk.text))
         for index, sentence in enumerate(sentences):
-            candidates.append(_Candidate(sentence, hit, rank, index, sentences))
+            candidates.append(
+                _Candidate(simplified_same_length(sentence), sentence, hit, rank, index, sentences)
+            )
     return candidates
 
 
@@ -1143,8 +1150,8 @@ def _article_contexts(hits: Sequence[Hit]) -> dict[tuple[str, int], str]:
     for hit in hits:
         key = _article_key(hit.chunk)
         if key not in contexts:
-            contexts[key] = hit.chunk.headline + "\n"
-        contexts[key] += hit.chunk.text + "\n"
+            contexts[key] = simplified_same_length(hit.chunk.headline) + "\n"
+        contexts[key] += simplified_same_length(hit.chunk.text) + "\n"
     return contexts
 
 
@@ -1182,7 +1189,7 @@ def _answer_text(
     candidate: _Candidate, span: _Span | None, max_chars: int
 ) -> tuple[str, str | None]:
     """The sentence (with its predecessor when it is short), cut to `max_chars` around the span."""
-    sentence = candidate.sentence
+    sentence = candidate.original
     highlight = span.text(sentence) if span else None
     text = sentence
     offset = 0
@@ -1252,11 +1259,14 @@ def abstention_reason(
     if extraction is None or not hits:
         return "nothing retrieved"
     focus = analyse_question(question)
-    retrieved = "\n".join(f"{hit.chunk.headline}\n{hit.chunk.text}" for hit in hits)
+    retrieved = simplified_same_length(
+        "\n".join(f"{hit.chunk.headline}\n{hit.chunk.text}" for hit in hits)
+    )
     missing = [term for term in _key_terms(focus) if not _term_found(term, retrieved)]
     if missing:
         return f"no retrieved story names {missing[0]}"
-    if focus.counted_noun and not _term_found(focus.counted_noun, extraction.text):
+    answer_text = simplified_same_length(extraction.text)
+    if focus.counted_noun and not _term_found(focus.counted_noun, answer_text):
         return f"the answer sentence does not count {focus.counted_noun}"
     if focus.qtype in (QuestionType.NUMBER, QuestionType.DATE) and not extraction.span_fits:
         return f"no {focus.qtype.value} in the asked unit"

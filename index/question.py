@@ -65,6 +65,17 @@ def to_halfwidth(text: str) -> str:
     return text.translate(_FULLWIDTH_TO_HALFWIDTH)
 
 
+@lru_cache(maxsize=8192)
+def simplified_same_length(text: str) -> str:
+    """`text` in simplified characters when the conversion keeps every offset, else as is:
+    stories in traditional script then match normalised questions, and spans found in the
+    simplified form index the original text."""
+    if not _HAS_CJK.search(text):
+        return text
+    converted: str = _opencc_t2s().convert(text)
+    return converted if len(converted) == len(text) else text
+
+
 def normalize_question(text: str) -> str:
     """Simplified Chinese, half-width digits and latin, single spaces: the form stories use."""
     simplified = _opencc_t2s().convert(text) if _HAS_CJK.search(text) else text

@@ -114,6 +114,12 @@ def test_traditional_question_finds_simplified_text() -> None:
     assert extraction.highlight == "88.6万亩"
 
 
+def test_traditional_story_text_is_matched_and_quoted_as_written() -> None:
+    extraction = answer("凉茶铺又叫什么", "涼茶舖又稱「涼茶店」,是售賣涼茶的店舖。")
+    assert extraction.text.startswith("涼茶舖")
+    assert extraction.highlight is not None and "涼茶店" in extraction.highlight
+
+
 def test_number_in_the_clause_about_the_question() -> None:
     extraction = answer(
         "草原生态修复搞了多少亩",
