@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # Longer questions are cut before embedding and tokenising: the model reads 512 tokens at most.
 MAX_QUERY_CHARS = 512
 # A cited passage is its paragraph, cut to this many characters around the match.
-MAX_PASSAGE_CHARS = 600
+MAX_PASSAGE_CHARS = 800
 
 
 class Engine:
@@ -123,25 +123,22 @@ class Engine:
 
     def _passages(self, hits: list[Hit], offset: int, limit: int) -> tuple[Passage, ...]:
         """One passage per paragraph: chunks of the same paragraph would repeat each other."""
-        passages: list[Passage] = []
-        seen: set[tuple[str, int]] = set()
+        matched: dict[tuple[str, int], list[Hit]] = {}
         for hit in hits:
-            key = (hit.chunk.file, hit.chunk.paragraph)
-            if key in seen:
-                continue
-            seen.add(key)
-            passages.append(self._passage(hit))
-        return tuple(passages[offset : offset + limit])
+            matched.setdefault((hit.chunk.file, hit.chunk.paragraph), []).append(hit)
+        groups = list(matched.values())[offset : offset + limit]
+        return tuple(self._passage(group) for group in groups)
 
-    def _passage(self, hit: Hit) -> Passage:
-        """The whole cited paragraph (or a window of a long one) around the matched chunk."""
-        chunk = hit.chunk
+    def _passage(self, group: list[Hit]) -> Passage:
+        """The cited paragraph, or the part of a long one that covers its matched chunks."""
+        best = group[0]
+        chunk = best.chunk
         article = self._articles.get((chunk.file, chunk.article_index))
         text = chunk.text
         if article is not None:
             for paragraph in article.paragraphs:
                 if paragraph.number == chunk.paragraph:
-                    text = _window(paragraph.text, chunk.text, MAX_PASSAGE_CHARS)
+                    text = _window(paragraph.text, [h.chunk.text for h in group])
                     break
         return Passage(
             chunk_id=chunk.id,
@@ -149,7 +146,7 @@ class Engine:
             file=chunk.file,
             article=chunk.headline,
             paragraph=chunk.paragraph,
-            score=hit.score,
+            score=best.score,
         )
 
     def context(self, chunk_id: str, radius: int = 1) -> PassageContext | None:
@@ -169,15 +166,19 @@ class Engine:
         )
 
 
-def _window(paragraph: str, chunk: str, limit: int) -> str:
-    """The paragraph, or `limit` characters of it centred on the chunk when it is longer."""
+def _window(paragraph: str, chunks: list[str], limit: int = MAX_PASSAGE_CHARS) -> str:
+    """The paragraph, or `limit` characters of it from the first matched chunk on; the best
+    chunk (first in `chunks`) is always inside."""
     if len(paragraph) <= limit:
         return paragraph
-    at = paragraph.find(chunk)
-    if at < 0:
-        return chunk
-    start = max(0, min(at - (limit - len(chunk)) // 2, len(paragraph) - limit))
-    return paragraph[start : start + limit]
+    spans = [(at, at + len(c)) for c in chunks if (at := paragraph.find(c)) >= 0]
+    if not spans:
+        return chunks[0]
+    best_start, best_end = spans[0]
+    start = min(at for at, _ in spans)
+    start = max(start, best_end - limit)
+    start = min(start, best_start, len(paragraph) - limit)
+    return paragraph[max(0, start) : max(0, start) + limit]
 
 
 def _has_content(text: str) -> bool:
