@@ -53,6 +53,8 @@ class Extraction:
     qtype: QuestionType
     support: float = 0.0  # weighted share of the question's content found around the answer
     span_fits: bool = False  # the highlight has the asked type (and unit, if one was asked)
+    # For "how many <noun>": a word of the question sits next to the number (8名|专家).
+    counts_asked_thing: bool = True
 
 
 # --- sentences -----------------------------------------------------------------------------
@@ -1120,7 +1122,23 @@ def extract_answer(
         qtype=focus.qtype,
         support=support,
         span_fits=span is not None and span.fits and span.fit > 0,
+        counts_asked_thing=_counts_asked_thing(focus, candidate.sentence, span, translations),
     )
+
+
+_EN_HOW_MANY = re.compile(r"\bhow many\b")
+_COUNT_WINDOW = 6
+
+
+def _counts_asked_thing(
+    focus: QuestionFocus, sentence: str, span: _Span | None, translations: Sequence[str]
+) -> bool:
+    """An English "how many X" is answered by a number next to a word standing for X; the
+    words of the lexicon stand in for X, as no word alignment is known."""
+    if not (focus.english and translations and span and _EN_HOW_MANY.search(focus.text.lower())):
+        return True
+    window = sentence[max(0, span.start - _COUNT_WINDOW) : span.end + _COUNT_WINDOW]
+    return any(len(word) >= 2 and word in window for word in translations)
 
 
 def _candidates(hits: Sequence[Hit]) -> list[_Candidate]:
@@ -1268,6 +1286,8 @@ def abstention_reason(
     answer_text = simplified_same_length(extraction.text)
     if focus.counted_noun and not _term_found(focus.counted_noun, answer_text):
         return f"the answer sentence does not count {focus.counted_noun}"
+    if not extraction.counts_asked_thing:
+        return "the number does not count what was asked"
     if focus.qtype in (QuestionType.NUMBER, QuestionType.DATE) and not extraction.span_fits:
         return f"no {focus.qtype.value} in the asked unit"
     if extraction.highlight is None and focus.qtype is not QuestionType.OTHER:

@@ -341,6 +341,20 @@ def test_english_who_question_about_a_title_finds_the_person() -> None:
     assert extraction.highlight == "次旦多吉"
 
 
+def test_english_how_many_needs_the_counted_thing_next_to_the_number() -> None:
+    hits = make_hits("巴宜区成立培训班,为20余名下岗妇女提供就业培训。", headline="巴宜区就业")
+    question = "How many medical staff has the Bayi hospital trained?"
+    translations = ["医护", "人员", "巴宜", "医院", "培训"]
+    extraction = extract_answer(question, hits, translations=translations)
+    assert extraction is not None and extraction.highlight == "20余名"
+    assert abstention_reason(question, extraction, hits) == (
+        "the number does not count what was asked"
+    )
+    staffed = make_hits("巴宜区医院培训中心已为30余名医护人员提供培训。", headline="巴宜区")
+    extraction = extract_answer(question, staffed, translations=translations)
+    assert not should_abstain(question, extraction, staffed)
+
+
 def test_romanised_names_match_pinyin_of_the_story() -> None:
     assert romanised_names("How much did each person chip in at Qiaolagang in Kaqiong?") == [
         "qiaolagang",
