@@ -1137,7 +1137,9 @@ def _counts_asked_thing(
     words of the lexicon stand in for X, as no word alignment is known."""
     if not (focus.english and translations and span and _EN_HOW_MANY.search(focus.text.lower())):
         return True
-    window = sentence[max(0, span.start - _COUNT_WINDOW) : span.end + _COUNT_WINDOW]
+    before = _PROXIMITY_CLAUSE.split(sentence[max(0, span.start - _COUNT_WINDOW) : span.start])
+    after = _PROXIMITY_CLAUSE.split(sentence[span.end : span.end + _COUNT_WINDOW])
+    window = before[-1] + after[0]  # within the number's own clause
     return any(len(word) >= 2 and word in window for word in translations)
 
 
