@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install newsqa as systemd services: the `newsqa` system user, a virtualenv under PREFIX
 # (CPU torch first), /etc/newsqa, and the units. Idempotent: run it again to upgrade.
-# See docs/operator.md.
+# See README.md, "Running newsqa as a service".
 set -euo pipefail
 # Files and directories come out the same whatever the caller's umask.
 umask 022
@@ -147,12 +147,9 @@ create_venv() {
     log "installing newsqa from $REPO"
     "$VENV/bin/python" -m pip install --quiet "$REPO"
   fi
-  local doc
-  for doc in README.md docs/operator.md; do
-    if [ -f "$REPO/$doc" ]; then
-      install -D -m 0644 "$REPO/$doc" "$DEST/share/doc/newsqa/$(basename "$doc")"
-    fi
-  done
+  if [ -f "$REPO/README.md" ]; then
+    install -D -m 0644 "$REPO/README.md" "$DEST/share/doc/newsqa/README.md"
+  fi
 }
 
 install_config() {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from index.settings import Settings
+from tests.fake_bot_api import FakeBotApi
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -36,3 +38,12 @@ def real_engine(real_index_settings: Settings) -> object:
     from index.service import load_engine
 
     return load_engine(real_index_settings)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    """A Bot API emulator on 127.0.0.1 for the real python-telegram-bot Application."""
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()

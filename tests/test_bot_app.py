@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -62,14 +61,6 @@ def test_serve_exits_2_with_one_line(token: str | None, capsys: pytest.CaptureFi
     assert err.startswith("newsqa serve: ") and err.count("\n") == 1
     if token:
         assert token not in err
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def run_serve(env: dict[str, str]) -> tuple[int | None, str]:

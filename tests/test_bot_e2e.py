@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,6 @@ HEADLINE = "党建搭台强根基 医疗服务惠民生"
 STORY = "001_a156c6055a039714.txt"
 # The real engine takes seconds per answer on a busy 2-core machine.
 ANSWER_WAIT_S = 180.0
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def ask(api: FakeBotApi, chat: dict[str, Any], user: dict[str, Any], text: str) -> Any:

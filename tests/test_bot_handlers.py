@@ -33,14 +33,6 @@ GROUP = -100123
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def engine() -> FakeEngine:
     return FakeEngine()
 

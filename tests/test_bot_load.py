@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,6 @@ from tests.bot_harness import EngineSource, FakeEngine, bot_settings, running_bo
 from tests.fake_bot_api import FakeBotApi, visible_text
 
 CHATS, QUESTIONS = 50, 4
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 # 0: no AIORateLimiter (a self-hosted Bot API); 200: AIORateLimiter in the path, kept fast.

@@ -7,10 +7,7 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.reload import EngineHolder, IndexReloader, Serving
 from bot.systemd import SystemdNotifier
@@ -104,14 +101,6 @@ async def test_holder_swap_is_a_single_reference() -> None:
     taken = holder.serving
     holder.swap(two)
     assert taken is one and holder.serving is two
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_sighup_reloads_at_once_and_in_flight_answers_finish_on_their_engine(
