@@ -687,7 +687,8 @@ def _anchors(focus: QuestionFocus) -> _Anchors:
     if match is None or focus.english:
         return _Anchors("", "", "")
     before_text = _QUESTION_TAIL.sub("", focus.text[: match.start()])
-    before_run = re.search(r"[\u4e00-\u9fff]{1,2}$", before_text)
+    before_segments = content_segments(before_text)
+    before_run = re.search(r"[\u4e00-\u9fff]{1,2}$", before_segments[-1] if before_segments else "")
     after_text = _QUESTION_HEAD.sub("", focus.text[match.end() :])
     after_run = re.match(r"[\u4e00-\u9fff]{1,2}", after_text)
     head = ""
@@ -998,19 +999,46 @@ _ASCII_TERM_BOOST = 2.0
 
 
 _TOPIC_DISCOUNT = 0.4
+_SETTING_DISCOUNT = 0.15
 # A headline is a last resort: body sentences read better as answers.
 _HEADLINE_PENALTY = 0.3
 
 
-def _topic_discounted(weights: dict[str, float], headline: str) -> dict[str, float]:
-    """Grams the headline already names are the article's topic: within the article they do
-    not tell one sentence from another, so they count less at sentence level."""
-    if not headline:
+def _topic_discounted(
+    weights: dict[str, float], headline: str, setting: frozenset[str] = frozenset()
+) -> dict[str, float]:
+    """Grams the headline already names are the article's topic, and grams of a clause that
+    only sets the scene (卓嘎崴了脚 in 卓嘎崴了脚 项目给她装了个啥): they do not tell one
+    sentence of the article from another, so they count less at sentence level."""
+    if not headline and not setting:
         return weights
-    return {
-        gram: weight * _TOPIC_DISCOUNT if gram in headline else weight
-        for gram, weight in weights.items()
-    }
+    discounted = {}
+    for gram, weight in weights.items():
+        if gram in setting:
+            weight *= _SETTING_DISCOUNT
+        elif gram in headline:
+            weight *= _TOPIC_DISCOUNT
+        discounted[gram] = weight
+    return discounted
+
+
+_QUESTION_CLAUSE_SPLIT = re.compile(r"\s+")
+
+
+def _setting_grams(focus: QuestionFocus, grams: set[str]) -> frozenset[str]:
+    """Grams found only in the space-separated clauses that lack the question word: chat
+    questions set the scene first (卓嘎崴了脚 项目给她装了个啥). Comma clauses are left alone;
+    they often carry a constraint (在1991年，…) rather than a scene."""
+    clauses = [c for c in _QUESTION_CLAUSE_SPLIT.split(focus.text) if c]
+    if len(clauses) < 2 or focus.english:
+        return frozenset()
+    asking = [c for c in clauses if _WH_WORD.search(c)]
+    if not asking:
+        return frozenset()
+    asked_segments = [s for c in asking for s in content_segments(c)]
+    asked = question_grams(asked_segments) | _content_chars(asked_segments)
+    every = grams | _content_chars(content_segments(focus.text))
+    return frozenset(gram for gram in every if gram not in asked)
 
 
 def _content_chars(segments: Sequence[str]) -> set[str]:
@@ -1080,8 +1108,9 @@ def extract_answer(
             for c in candidates
         ]
     else:
+        setting = _setting_grams(focus, grams)
         lexical = [
-            _coverage(c.sentence, _topic_discounted(weights, c.hit.chunk.headline))
+            _coverage(c.sentence, _topic_discounted(weights, c.hit.chunk.headline, setting))
             for c in candidates
         ]
         context = [

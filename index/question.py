@@ -399,8 +399,10 @@ def content_segments(text: str) -> list[str]:
         ]
     segments: list[str] = []
     current = ""
-    for token in tokenize(text):
-        if token in QUESTION_WORDS or _PUNCTUATION_TOKEN.match(token):
+    # A space separates clauses in chat questions (崴了脚 项目给她…): never join across it.
+    tokens = [token for part in text.split() for token in (*tokenize(part), " ")]
+    for token in tokens:
+        if token in QUESTION_WORDS or _PUNCTUATION_TOKEN.match(token) or token == " ":
             kept = ""
         else:
             kept = _GLUED_QUESTION_WORD.sub(" ", token)

@@ -367,6 +367,15 @@ def test_romanised_names_match_pinyin_of_the_story() -> None:
     assert extraction.highlight == "5000元"
 
 
+def test_scene_setting_clause_counts_less_than_the_asking_clause() -> None:
+    extraction = answer(
+        "某村次仁摔伤了腿 项目给他装了个啥",
+        "此外,某村服务对象次仁为多重残疾,近期摔伤腿后行动困难。"
+        "项目团队对接爱心企业,为老人上门安装扶手架。",
+    )
+    assert extraction.highlight is not None and "扶手架" in extraction.highlight
+
+
 # --- headlines, topics, anchors ---------------------------------------------------------------
 
 
