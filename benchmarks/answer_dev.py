@@ -21,9 +21,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.answer import abstention_reason, extract_answer  # noqa: E402
-from index.question import normalize_question  # noqa: E402
-from index.settings import Settings  # noqa: E402
+from index.answer import abstention_reason, extract_answer
+from index.question import normalize_question
+from index.settings import Settings
 
 _SPACE = re.compile(r"\s+")
 
