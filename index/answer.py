@@ -104,6 +104,7 @@ _NUMBER_SPAN = re.compile(
 _NUMBER_UNIT = re.compile(rf"({UNIT_PATTERN}|%|‰|℃)(?:多|余|以上|以下|左右|上下|之多)?$")
 _ORDINAL_SPAN = re.compile(rf"第[\d{_CN_DIGITS[:-1]}]+[\u4e00-\u9fff]")
 _RATIO_SPAN = re.compile(r"(?:约为?)?\d+(?:\.\d+)?[:：]\d+(?:\.\d+)?")
+_NOT_DIGITS = re.compile(r"[^\d.]")
 _LONE_ONE = re.compile(r"^一[^一二三四五六七八九十百千万亿两零〇]")
 _HAS_DIGIT = re.compile(rf"[\d{_CN_DIGITS}]")
 _ARABIC = re.compile(r"\d")
@@ -256,7 +257,7 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
             fit += 0.4
             if len(focus.counted_noun) <= 4 and sentence.startswith(focus.counted_noun, end):
                 end += len(focus.counted_noun)  # 15个方面: the noun belongs to the answer
-        digits = re.sub(r"[^\d.]", "", text)
+        digits = _NOT_DIGITS.sub("", text)
         if digits and digits in question:
             fit -= 1.2  # the question's own number (2024年, 60岁以上) is not the answer
         if _YEAR_OR_DAY.search(text) and "年" not in focus.units and "天" not in focus.units:
@@ -310,7 +311,7 @@ _LATIN_LETTER = re.compile(r"[A-Za-z]")
 
 def _number_fits(text: str, unit: str, focus: QuestionFocus) -> bool:
     """A count in the asked unit; 多少个 accepts any classifier (87名 answers 多少个积极分子)."""
-    digits = re.sub(r"[^\d.]", "", text)
+    digits = _NOT_DIGITS.sub("", text)
     if digits and digits in focus.text:
         return False
     if _YEAR_OR_DAY.search(text) and "年" not in focus.units:
@@ -393,10 +394,14 @@ _ASKS_WHO = re.compile(
 )
 
 
+_BEFORE_NAMING_VERB = re.compile(r"(.{1,12}?)(?:那个)?(?:的)?(?:主题|名字|名称)?(?:叫|是什么名)")
+_ASKS_SPEAKER = re.compile(r"说|表示|讲")
+
+
 @lru_cache(maxsize=256)
 def _named_thing(focus: QuestionFocus) -> str:
     """The content words right before 叫什么/名字: what is being named (品牌, 林卡, 残疾人)."""
-    match = re.search(r"(.{1,12}?)(?:那个)?(?:的)?(?:主题|名字|名称)?(?:叫|是什么名)", focus.text)
+    match = _BEFORE_NAMING_VERB.search(focus.text)
     if not match:
         return ""
     segments = content_segments(match.group(1))
@@ -422,7 +427,7 @@ def _name_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
             fit += 0.6  # 品牌/林卡/工作室 inside or right after the quote
         fit += 0.4 * _proximity(sentence, match.start(), match.end(), covered)
         spans.append(_Span(start, end, fit))
-    asks_speaker = bool(re.search(r"说|表示|讲", focus.text))
+    asks_speaker = bool(_ASKS_SPEAKER.search(focus.text))
     for pattern in (_NAME_AFTER_TITLE, _SPEAKER_AFTER_QUOTE):
         for match in pattern.finditer(sentence):
             start, end = match.start(1), match.end(1)
@@ -606,11 +611,12 @@ def _list_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
     return spans
 
 
+_WANTED_COUNT = re.compile(r"哪([两二三四五六七八九十\d]+)[个家项条种类]")
 _CHINESE_COUNT = {char: value for value, char in enumerate("零一二三四五六七八九十")} | {"两": 2}
 
 
 def _wanted_count(question: str) -> int:
-    match = re.search(r"哪([两二三四五六七八九十\d]+)[个家项条种类]", question)
+    match = _WANTED_COUNT.search(question)
     if not match:
         return 0
     value = match.group(1)
@@ -667,6 +673,10 @@ _WH_WORD = re.compile(r"什么|啥|哪些|哪类|哪种|哪个|哪几|哪|谁|�
 _WH_DETERMINER = re.compile(r"什么|啥|哪些|哪类|哪种|哪个|哪几")
 _QUESTION_TAIL = re.compile(r"[了个是的都要还就也在把给]+$")
 _QUESTION_HEAD = re.compile(r"^[的了是都要还就也在把给]+")
+_LAST_TWO_CJK = re.compile(r"[\u4e00-\u9fff]{1,2}$")
+_FIRST_TWO_CJK = re.compile(r"[\u4e00-\u9fff]{1,2}")
+_FIRST_THREE_CJK = re.compile(r"[\u4e00-\u9fff]{1,3}")
+_PARTICLE_AND_AFTER = re.compile(r"[的吗呢了]+.*$")
 
 
 @dataclass(frozen=True)
@@ -688,14 +698,13 @@ def _anchors(focus: QuestionFocus) -> _Anchors:
         return _Anchors("", "", "")
     before_text = _QUESTION_TAIL.sub("", focus.text[: match.start()])
     before_segments = content_segments(before_text)
-    before_run = re.search(r"[\u4e00-\u9fff]{1,2}$", before_segments[-1] if before_segments else "")
+    before_run = _LAST_TWO_CJK.search(before_segments[-1] if before_segments else "")
     after_text = _QUESTION_HEAD.sub("", focus.text[match.end() :])
-    after_run = re.match(r"[\u4e00-\u9fff]{1,2}", after_text)
+    after_run = _FIRST_TWO_CJK.match(after_text)
     head = ""
     if _WH_DETERMINER.fullmatch(match.group(0)) and after_run:
-        head_match = re.match(r"[\u4e00-\u9fff]{1,3}", after_text)
-        head = head_match.group(0) if head_match else ""
-        head = re.sub(r"[的吗呢了]+.*$", "", head)
+        head_match = _FIRST_THREE_CJK.match(after_text)
+        head = _PARTICLE_AND_AFTER.sub("", head_match.group(0) if head_match else "")
     asks_subject = bool(after_run) and not head
     fallbacks: list[str] = []
     for segment in reversed(content_segments(before_text)):
@@ -1287,7 +1296,7 @@ def _term_found(term: str, text: str) -> bool:
     lowered = _SPACES.sub("", text.lower())
     if _SPACES.sub("", term.lower()) in lowered:
         return True
-    if _LATIN.search(term) or re.search(r"\d", term):
+    if _LATIN.search(term) or _ARABIC.search(term):
         return False
     if len(term) >= 3 and term[:2] in text:
         return True

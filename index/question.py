@@ -237,6 +237,7 @@ _EN_MONEY = re.compile(
 _EN_AGE = re.compile(r"\bhow old\b|\bage\b")
 _EN_PERCENT = re.compile(r"%|\bpercent|\brate\b|\bproportion\b|\bratio\b|\bshare\b")
 _EN_DURATION = re.compile(r"\bhow long\b")
+_EN_HOUSEHOLDS = re.compile(r"\bhouseholds?\b|\bfamilies\b")
 _EN_AREA = re.compile(r"\bmu\b|\bacres?\b|\bhectares?\b")
 
 
@@ -321,7 +322,7 @@ def _english_units(lowered: str) -> tuple[str, ...]:
         return DURATION_UNITS
     if _EN_AREA.search(lowered):
         return ("万亩", "亩", "公顷")
-    if re.search(r"\bhouseholds?\b|\bfamilies\b", lowered):
+    if _EN_HOUSEHOLDS.search(lowered):
         return ("户",)
     if _EN_PEOPLE_NOUN.search(lowered):
         return PEOPLE_UNITS
