@@ -138,8 +138,20 @@ def scale_once(
         )
     else:
         result.update({"build_s": result["exact_build_s"], "query": result["exact_query"]})
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's own high-water mark: VmHWM starts afresh at exec, while getrusage's
+    ru_maxrss keeps the forking parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_scaling(settings: Settings, sizes: tuple[int, ...]) -> list[dict[str, Any]]:
