@@ -45,9 +45,11 @@ def save_dense_index(index: Any, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load_dense_index(path: Path, nprobe: int = 32) -> Any:
+def load_dense_index(path: Path, nprobe: int = 32, threads: int = 1) -> Any:
     import faiss
 
+    # OpenMP workers spin while they wait; on a small busy box one thread per query is faster.
+    faiss.omp_set_num_threads(threads)
     index: Any = faiss.read_index(str(path))
     if hasattr(index, "nprobe"):
         index.nprobe = min(nprobe, index.nlist)

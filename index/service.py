@@ -208,7 +208,7 @@ def load_generation(path: Path, settings: Settings, embedder: Embedder | None = 
             _article_from_json(json.loads(line))
             for line in (path / ARTICLES_FILE).read_text("utf-8").splitlines()
         ]
-        dense = load_dense_index(path / DENSE_FILE)
+        dense = load_dense_index(path / DENSE_FILE, threads=settings.search_threads)
         chunk_bm25 = load_bm25(path / CHUNK_BM25_DIR)
         article_bm25 = load_bm25(path / ARTICLE_BM25_DIR)
         lexicon = CrossLingualLexicon.load(path / LEXICON_FILE)

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # FAISS switches from exact to approximate search above this many chunks (measured by bench).
     ann_threshold: int = Field(50_000, ge=1)
     max_answer_chars: int = Field(300, ge=40)
+    # FAISS threads per query; more only pays off for exact search over very large corpora.
+    search_threads: int = Field(1, ge=1)
 
     # --- bot ----------------------------------------------------------------------------
     # SecretStr: the token never shows in reprs, str() or error messages.
