@@ -669,8 +669,8 @@ def _trim_last_item(item: str, longest: int) -> str:
     return kept
 
 
-_WH_WORD = re.compile(r"什么|啥|哪些|哪类|哪种|哪个|哪几|哪|谁|多少|几")
-_WH_DETERMINER = re.compile(r"什么|啥|哪些|哪类|哪种|哪个|哪几")
+_WH_WORD = re.compile(r"什么|啥|哪[儿里些类种个几家位所条座项次届部本支批只间]|哪|谁|多少|几")
+_WH_DETERMINER = re.compile(r"什么|啥|哪[些类种个几家位所条座项次届部本支批只间]")
 _QUESTION_TAIL = re.compile(r"[了个是的都要还就也在把给]+$")
 _QUESTION_HEAD = re.compile(r"^[的了是都要还就也在把给]+")
 _LAST_TWO_CJK = re.compile(r"[\u4e00-\u9fff]{1,2}$")
@@ -1275,20 +1275,27 @@ _SPACES = re.compile(r"\s+")
 _MIN_SUPPORT = 0.3
 
 
-def _key_terms(focus: QuestionFocus) -> list[str]:
-    """Named places and latin terms of the question: if no retrieved story has them, no story
-    is about the question's subject."""
+@lru_cache(maxsize=256)
+def _key_terms(focus: QuestionFocus) -> tuple[str, ...]:
+    """Named places and latin terms of the question: if the answer's article does not name
+    them, it is about something else."""
     if focus.english:
-        return []
+        return ()
     terms: list[str] = []
     for segment in content_segments(focus.text):
+        previous = ""
         for word, flag in tag_words(segment):
-            if len(word) < 2:
-                continue
-            named_place = len(word) >= 3 and _ENTITY_SUFFIX.search(word)
-            if flag == "ns" or named_place or _LATIN.search(word):
-                terms.append(word)
-    return terms
+            if word in _PLACE_SUFFIX_WORDS and len(previous) >= 2:
+                terms.append(previous + word)  # 吉崩岗 + 社区: a name split by the tagger
+            elif len(word) >= 2:
+                named_place = len(word) >= 3 and _ENTITY_SUFFIX.search(word)
+                if flag == "ns" or named_place or _LATIN.search(word):
+                    terms.append(word)
+            previous = word
+    return tuple(dict.fromkeys(terms))
+
+
+_PLACE_SUFFIX_WORDS = frozenset({"县", "市", "乡", "镇", "村", "区", "社区", "街道"})
 
 
 def _term_found(term: str, text: str) -> bool:
@@ -1317,12 +1324,16 @@ def abstention_reason(
     if extraction is None or not hits:
         return "nothing retrieved"
     focus = analyse_question(question)
-    retrieved = simplified_same_length(
-        "\n".join(f"{hit.chunk.headline}\n{hit.chunk.text}" for hit in hits)
+    article = simplified_same_length(
+        "\n".join(
+            f"{hit.chunk.headline}\n{hit.chunk.text}"
+            for hit in hits
+            if _article_key(hit.chunk) == _article_key(extraction.chunk)
+        )
     )
-    missing = [term for term in _key_terms(focus) if not _term_found(term, retrieved)]
+    missing = [term for term in _key_terms(focus) if not _term_found(term, article)]
     if missing:
-        return f"no retrieved story names {missing[0]}"
+        return f"the answer's story does not name {missing[0]}"
     answer_text = simplified_same_length(extraction.text)
     if focus.counted_noun and not _term_found(focus.counted_noun, answer_text):
         return f"the answer sentence does not count {focus.counted_noun}"

@@ -440,6 +440,24 @@ def test_abstention_reason_names_the_missing_place() -> None:
     assert reason is not None and "南山" in reason
 
 
+def test_abstain_when_the_answers_story_is_about_another_place() -> None:
+    hits = [
+        *make_hits("某县远程会诊系统覆盖全县。", headline="某县 党建引领医疗", file="a.txt"),
+        *make_hits(
+            "在党员医生帮助下,次仁患有的高血压得到控制。", headline="城关区 慢病管理", file="b.txt"
+        ),
+    ]
+    question = "南山县远程会诊系统是谁捐赠的"
+    assert should_abstain(question, extract_answer(question, hits), hits)
+
+
+def test_place_name_split_by_the_tagger_is_still_a_key_term() -> None:
+    hits = make_hits("两位社区书记依次登台,讲治理举措。", headline="某街道 先锋讲坛")
+    question = "吉崩岗社区志愿服务活动有多少人参加"
+    reason = abstention_reason(question, extract_answer(question, hits), hits)
+    assert reason is not None and "吉崩岗" in reason
+
+
 def test_abstain_without_hits() -> None:
     assert should_abstain("某县远程会诊多少场", extract_answer("某县远程会诊多少场", []), [])
 
