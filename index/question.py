@@ -56,6 +56,7 @@ def tag_words(text: str) -> tuple[tuple[str, str], ...]:
 
 # --- normalisation -----------------------------------------------------------------------
 
+_HAS_CJK = re.compile(r"[\u3400-\u9fff]")
 _FULLWIDTH_TO_HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _WHITESPACE_RUN = re.compile(r"\s+")
 
@@ -95,14 +96,13 @@ class QuestionType(enum.Enum):
     OTHER = "other"
 
 
-_HAS_CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 _ZH_DATE = re.compile(
     r"几点|哪天|哪一天|哪日|哪年|哪一年|几月|哪个月|几号|什么时候|啥时候|什么时间|何时|"
     r"什么日子|几时|哪段时间|多会儿"
 )
-_ZH_LIST_PREFIX = re.compile(r"哪几|哪些|哪[一-九十两\d]+")
+_ZH_LIST_PREFIX = re.compile(r"哪几|哪些|哪[一二三四五六七八九十两\d]+")
 _ZH_NUMBER = re.compile(r"多少|几|多长|多久|多大|多高|多远|多重|多深|百分之")
 _ZH_NAME = re.compile(r"谁|叫什么|叫啥|叫做什么|什么名字|名字|名称|哪位|哪个人")
 _ZH_PLACE = re.compile(
