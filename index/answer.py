@@ -25,6 +25,7 @@ from index.question import (
     analyse_question,
     char_bigrams,
     content_segments,
+    has_content,
     question_grams,
     simplified_same_length,
     tag_words,
@@ -1091,7 +1092,7 @@ def extract_answer(
     """
     focus = analyse_question(question)
     candidates = _candidates(hits[:_CANDIDATE_HITS])
-    if not candidates:
+    if not candidates or not has_content(focus.text):
         return None
     segments = content_segments(focus.text)
     grams = question_grams(segments)

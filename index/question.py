@@ -388,6 +388,19 @@ _ENGLISH_FORM_WORDS = frozenset(
     "how what when where who whom whose which why is are was were did do does the a an in of "
     "i".split()
 )
+_ENGLISH_WORD = re.compile(r"\b[a-z]{3,20}\b")
+_ENGLISH_STOP_WORDS = _ENGLISH_FORM_WORDS | frozenset(
+    "many much and for with from that this there their they them have has had been can "
+    "could would should will about into than then any all its you your our".split()
+)
+
+
+def has_content(text: str) -> bool:
+    """The question names something to look for (not just 谁, 多少 or "How?")."""
+    if is_english(text):
+        words = _ENGLISH_WORD.findall(text.lower())
+        return any(word not in _ENGLISH_STOP_WORDS for word in words)
+    return bool(content_segments(text))
 
 
 def content_segments(text: str) -> list[str]:

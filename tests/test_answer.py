@@ -462,6 +462,13 @@ def test_abstain_without_hits() -> None:
     assert should_abstain("某县远程会诊多少场", extract_answer("某县远程会诊多少场", []), [])
 
 
+def test_question_without_content_gets_no_extraction() -> None:
+    hits = make_hits("某县已累计完成60余场次远程会诊服务。")
+    for question in ("谁", "多少", "How?"):
+        assert extract_answer(question, hits) is None
+        assert should_abstain(question, None, hits)
+
+
 def test_odd_input_never_raises() -> None:
     hits = make_hits("某县已累计完成60余场次远程会诊服务。")
     for question in ("🙂🙂", "???", "", "某" * 5000):

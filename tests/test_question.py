@@ -11,6 +11,7 @@ from index.question import (
     analyse_question,
     classify_question,
     content_segments,
+    has_content,
     normalize_question,
 )
 
@@ -91,6 +92,14 @@ def test_list_and_place_suffix() -> None:
     assert not analyse_question("书记叫什么").wants_list
     assert analyse_question("这个乡是哪个县的").place_suffix == "县"
     assert analyse_question("林卡挨着哪条国道").place_suffix == "国道"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("某县会诊多少场", True), ("谁", False), ("How?", False), ("a" * 500, False), ("🙂", False)],
+)
+def test_has_content(question: str, expected: bool) -> None:
+    assert has_content(question) is expected
 
 
 def test_content_segments_drop_question_words_but_keep_words() -> None:
