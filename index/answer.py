@@ -1137,6 +1137,8 @@ def extract_answer(
         span_fit = max(0.0, span.fit) if span else 0.0
         previous = lexical[position - 1] if candidate.index > 0 else 0.0
         score_penalty = _HEADLINE_PENALTY if candidate.index < 0 else 0.0
+        if not _counts_asked_thing(focus, candidate.sentence, span, translations):
+            score_penalty += _UNCOUNTED_PENALTY
         score = (
             1.0 * lexical[position]
             + 0.1 * previous
@@ -1165,6 +1167,8 @@ def extract_answer(
     )
 
 
+# An English "how many X" answered by a number with no word for X beside it is likely wrong.
+_UNCOUNTED_PENALTY = 0.6
 _EN_HOW_MANY = re.compile(r"\bhow many\b")
 _COUNT_WINDOW = 6
 

@@ -355,6 +355,17 @@ def test_english_how_many_needs_the_counted_thing_next_to_the_number() -> None:
     assert not should_abstain(question, extraction, staffed)
 
 
+def test_english_how_many_prefers_the_number_next_to_the_counted_thing() -> None:
+    hits = make_hits(
+        "全县12个联村党委实现远程会诊全覆盖。截至目前,已累计完成60余场次远程服务。",
+        headline="某县 党建引领医疗",
+    )
+    question = "How many remote consultations has the county completed?"
+    extraction = extract_answer(question, hits, translations=["远程", "会诊", "县"])
+    assert extraction is not None and extraction.highlight == "60余场次"
+    assert not should_abstain(question, extraction, hits)
+
+
 def test_romanised_names_match_pinyin_of_the_story() -> None:
     assert romanised_names("How much did each person chip in at Qiaolagang in Kaqiong?") == [
         "qiaolagang",
