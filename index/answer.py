@@ -54,7 +54,7 @@ class Extraction:
     qtype: QuestionType
     support: float = 0.0  # weighted share of the question's content found around the answer
     span_fits: bool = False  # the highlight has the asked type (and unit, if one was asked)
-    # For "how many <noun>": a word of the question sits next to the number (8名|专家).
+    # For "how many <noun>": a word of the question sits next to the number (6名|医生).
     counts_asked_thing: bool = True
 
 
@@ -62,7 +62,7 @@ class Extraction:
 
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)]*|\n+")
 _QUOTED = re.compile(r"“[^“”]{1,160}”")
-# A closing quote followed by its speaker: “……。”拉巴卓玛说 stays one sentence.
+# A closing quote followed by its speaker: “……。”次仁说 stays one sentence.
 _SPEAKER_FOLLOWS = re.compile(r"^[\u4e00-\u9fff·]{1,10}?(?:说|表示|介绍|坦言|感慨|告诉|强调|指出)")
 
 
@@ -155,7 +155,7 @@ _ROLE_BEFORE_VERB = re.compile(
 _PERSON_FLAGS = frozenset({"nr", "nrfg", "nrt"})
 _PLACE_FLAGS = frozenset({"ns"})
 _PLACE_SUFFIX = re.compile(r"(?:[县市乡村镇区省州旗盟]|国道|街道|社区)$")
-# Suffixes that close a name of a larger unit; 村 often sits inside names (扎细新村社区).
+# Suffixes that close a name of a larger unit; 村 often sits inside names (幸福新村社区).
 _ENCLOSING_PLACE_SUFFIX = re.compile(r"(?:[县市乡镇区省州旗盟]|街道)$")
 _BARE_SUFFIX_WORDS = frozenset({"国道", "省道", "街道", "社区", "县", "市", "乡", "村", "镇", "区"})
 _LOCATIVE = re.compile(r"(?:家住|住在|位于|前往|来到|赶赴|赴|到|在|去|于|住|来自|从)")
@@ -218,7 +218,7 @@ def _proximity(sentence: str, start: int, end: int, covered: Sequence[bool]) -> 
     distance = min(
         start - left if left is not None else 999, right - end + 1 if right is not None else 999
     )
-    # The question's noun phrase right before the span (放牧人员工资|20.28万元) counts most.
+    # The question's noun phrase right before the span (护林员工资|12万元) counts most.
     adjacent = 0
     while start - adjacent - 1 >= clause_start and covered[start - adjacent - 1]:
         adjacent += 1
@@ -257,10 +257,10 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
         ):
             fit += 0.4
             if len(focus.counted_noun) <= 4 and sentence.startswith(focus.counted_noun, end):
-                end += len(focus.counted_noun)  # 15个方面: the noun belongs to the answer
+                end += len(focus.counted_noun)  # 12个方面: the noun belongs to the answer
         digits = _NOT_DIGITS.sub("", text)
         if digits and digits in question:
-            fit -= 1.2  # the question's own number (2024年, 60岁以上) is not the answer
+            fit -= 1.2  # the question's own number (2023年, 65岁以上) is not the answer
         if _YEAR_OR_DAY.search(text) and "年" not in focus.units and "天" not in focus.units:
             fit -= 0.8
         if wants_total and _TOTAL_CUE_BEFORE.search(
@@ -276,7 +276,7 @@ def _number_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) 
             fit = 1.4 + 0.5 * _proximity(sentence, match.start(), match.end(), covered)
             spans.append(_Span(match.start(), match.end(), fit))
     if focus.units == PERCENT_UNITS:
-        for match in _RATIO_SPAN.finditer(sentence):  # 男女比例约为1:7
+        for match in _RATIO_SPAN.finditer(sentence):  # 男女比例约为2:3
             fit = 1.3 + 0.5 * _proximity(sentence, match.start(), match.end(), covered)
             spans.append(_Span(match.start(), match.end(), fit))
     return spans
@@ -311,7 +311,7 @@ _LATIN_LETTER = re.compile(r"[A-Za-z]")
 
 
 def _number_fits(text: str, unit: str, focus: QuestionFocus) -> bool:
-    """A count in the asked unit; 多少个 accepts any classifier (87名 answers 多少个积极分子)."""
+    """A count in the asked unit; 多少个 accepts any classifier (30名 answers 多少个志愿者)."""
     digits = _NOT_DIGITS.sub("", text)
     if digits and digits in focus.text:
         return False
@@ -331,7 +331,7 @@ _NOT_COUNTS = frozenset(
 
 
 def _ends_with_noun(before: str, noun: str) -> bool:
-    """The counted noun right before the number (处罚决定书18起)."""
+    """The counted noun right before the number (处罚决定书9起)."""
     tail = before[-(len(noun) + 2) :]
     grams = char_bigrams(noun)
     return bool(grams) and sum(1 for g in grams if g in tail) / len(grams) >= 0.5
@@ -401,7 +401,7 @@ _ASKS_SPEAKER = re.compile(r"说|表示|讲")
 
 @lru_cache(maxsize=256)
 def _named_thing(focus: QuestionFocus) -> str:
-    """The content words right before 叫什么/名字: what is being named (品牌, 林卡, 残疾人)."""
+    """The content words right before 叫什么/名字: what is being named (品牌, 工程, 老人)."""
     match = _BEFORE_NAMING_VERB.search(focus.text)
     if not match:
         return ""
@@ -425,7 +425,7 @@ def _name_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) ->
             continue
         fit = 1.2 if asks_title else (0.3 if asks_person else 0.5)
         if named_tail and named_tail in sentence[start : end + 1 + len(named) + 2]:
-            fit += 0.6  # 品牌/林卡/工作室 inside or right after the quote
+            fit += 0.6  # 品牌/工程/活动 inside or right after the quote
         fit += 0.4 * _proximity(sentence, match.start(), match.end(), covered)
         spans.append(_Span(start, end, fit))
     asks_speaker = bool(_ASKS_SPEAKER.search(focus.text))
@@ -472,7 +472,7 @@ def _place_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -
         is_suffix = index > 0 and (word == focus.place_suffix or word in _BARE_SUFFIX_WORDS)
         if is_place or is_suffix:
             if run_start is None:
-                # 214 + 国道: a bare suffix word takes the word before it as its name.
+                # 318 + 国道: a bare suffix word takes the word before it as its name.
                 run_start = words[index - 1][2] if is_suffix else start
             run_end = start + len(word)
             continue
@@ -489,7 +489,7 @@ def _place_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -
 
 
 def _joined_places(sentence: str, spans: Sequence[_Span]) -> list[_Span]:
-    """Place names separated only by 、 joined into one enumeration (上海市、山东省)."""
+    """Place names separated only by 、 joined into one enumeration (北京市、四川省)."""
     joined: list[_Span] = []
     ordered = sorted(spans, key=lambda span: span.start)
     index = 0
@@ -517,11 +517,14 @@ def _place_span(
     text = sentence[start:end]
     fit = 0.6
     if focus.place_suffix:
-        # Narrow to the last name carrying the asked suffix (仁布县帕当乡萨达村 → 萨达村).
+        # Narrow to the last name carrying the asked suffix (某县某乡白玛村 → 白玛村).
         position = text.rfind(focus.place_suffix)
         if position >= 0:
             suffix_end = start + position + len(focus.place_suffix)
-            name_start = _name_start_before(sentence, start, suffix_end, focus.place_suffix)
+            clause_start = max(
+                (m.end() for m in _PROXIMITY_CLAUSE.finditer(sentence, 0, start)), default=0
+            )
+            name_start = _name_start_before(sentence, clause_start, suffix_end, focus.place_suffix)
             start, end = name_start, suffix_end
             fit += 0.8
         else:
@@ -534,7 +537,7 @@ def _place_span(
 
 def _name_start_before(sentence: str, floor: int, suffix_end: int, suffix: str) -> int:
     """Start of the name ending with `suffix` at `suffix_end`: right after the name of the
-    enclosing unit (仁布县帕当乡|萨达村, 扎细街道|扎细新村社区), at most 8 characters back."""
+    enclosing unit (某县某乡|白玛村, 某街道|幸福新村社区), at most 8 characters back."""
     body_end = suffix_end - len(suffix)
     cursor = body_end - 1
     while cursor > floor and not _ENCLOSING_PLACE_SUFFIX.search(sentence[floor:cursor]):
@@ -684,11 +687,11 @@ _PARTICLE_AND_AFTER = re.compile(r"[的吗呢了]+.*$")
 class _Anchors:
     """Words around the question word, to be found again around the answer in a sentence."""
 
-    before: str  # the verb the question word follows: 体验 in 体验了什么
-    after: str  # the word the question word precedes: 带头 in 谁带头架的
-    head_noun: str  # the noun a determiner question word modifies: 场所 in 哪类场所
-    # Earlier question bigrams, nearest first, for when the verb is paraphrased (书记 in
-    # 书记以前是干啥).
+    before: str  # the verb the question word follows: 参观 in 参观了什么
+    after: str  # the word the question word precedes: 修建 in 谁修建的
+    head_noun: str  # the noun a determiner question word modifies: 场所 in 检查了哪类场所
+    # Earlier question bigrams, nearest first, for when the verb is paraphrased (队长 in
+    # 队长以前是干啥).
     before_fallbacks: tuple[str, ...] = ()
 
 
@@ -773,7 +776,7 @@ _MAX_MODIFIER_CHARS = 12
 
 
 def _modifier_start(sentence: str, floor: int, head_start: int, covered: Sequence[bool]) -> int:
-    """Start of the words modifying a noun at `head_start` (高血压和慢性胃|病): walk back over
+    """Start of the words modifying a noun at `head_start` (高血压和心脏|病): walk back over
     nouns and conjunctions, stopping at a verb, particle, question word or the clause start."""
     start = head_start
     leading_flag = ""
@@ -781,7 +784,7 @@ def _modifier_start(sentence: str, floor: int, head_start: int, covered: Sequenc
         word_end = word_start + len(word)
         if word_start >= head_start:
             continue
-        if word_end > head_start:  # the head noun ends a longer word (胃病): keep its front
+        if word_end > head_start:  # the head noun ends a longer word (心脏病): keep its front
             start = word_start
             continue
         if word_start < floor or any(covered[word_start:word_end]):
@@ -792,7 +795,7 @@ def _modifier_start(sentence: str, floor: int, head_start: int, covered: Sequenc
             break
         start = word_start
         leading_flag = flag
-    if start < head_start and leading_flag == "c":  # 或者佛山市中医院: drop the 或者
+    if start < head_start and leading_flag == "c":  # 或者某市中医院: drop the 或者
         start += next(len(w) for w, _f, s in _located_words(sentence) if s == start)
     return _strip_function_chars(sentence, start, head_start)[0]
 
@@ -840,7 +843,7 @@ _YES_NO = re.compile(r"(?:吗|(?<![什怎])么)\??$|是不是|有没有|要不�
 
 
 def _yes_no_spans(sentence: str, focus: QuestionFocus) -> list[_Span]:
-    """For a yes/no question, the clause that speaks to its predicate (收费吗 → 不收取任何费用)."""
+    """For a yes/no question, the clause that speaks to its predicate (收费吗 → 不收取费用)."""
     segments = content_segments(focus.text)
     predicate = segments[-1] if segments else ""
     chars = {char for char in predicate if "\u4e00" <= char <= "\u9fff"}
@@ -856,9 +859,18 @@ def _yes_no_spans(sentence: str, focus: QuestionFocus) -> list[_Span]:
 def _typed_spans(sentence: str, focus: QuestionFocus, covered: Sequence[bool]) -> list[_Span]:
     """Candidate answer spans of the asked type, each with its fit."""
     if focus.wants_list and focus.qtype is not QuestionType.PLACE:
-        spans = _list_spans(sentence, focus, covered)
-        if spans:
-            return spans + _anchored_spans(sentence, focus, covered)
+        lists = _list_spans(sentence, focus, covered)
+        if lists:
+            anchored = _anchored_spans(sentence, focus, covered)
+            # An enumeration inside the words after the question's verb is that answer, cut
+            # to its items (联合|县医院、志愿者协会|开展…).
+            inside = [
+                _Span(item.start, item.end, max(item.fit, span.fit + 0.1))
+                for item in lists
+                for span in anchored
+                if span.start <= item.start and item.end <= span.end
+            ]
+            return inside + lists + anchored
     if focus.qtype is QuestionType.NUMBER:
         return _number_spans(sentence, focus, covered)
     if focus.qtype is QuestionType.DATE:
@@ -898,8 +910,8 @@ _MAX_NAME_SYLLABLES = 6
 
 
 def romanised_names(question: str) -> list[str]:
-    """Capitalised words of an English question that spell pinyin (Suzhou, Kaqiong), lower-cased;
-    Tibetan romanisations (Lhundrub, Shigatse) are not pinyin and are left out."""
+    """Capitalised words of an English question that spell pinyin (Hangzhou, Xining), lower-cased;
+    Tibetan romanisations (Lhasa, Nagqu) are not pinyin and are left out."""
     names = []
     for word in _CAPITALISED_WORD.findall(question):
         lowered = word.lower()
@@ -923,7 +935,7 @@ def _pinyin_syllables(text: str) -> tuple[str, ...]:
 
 
 def _romanised_found(name: str, text: str) -> bool:
-    """`name` spelled by consecutive syllables of the text's pinyin (bayi → 巴宜)."""
+    """`name` spelled by consecutive syllables of the text's pinyin (xining → 西宁)."""
     syllables = _pinyin_syllables(text)
     for start in range(len(syllables)):
         if not name.startswith(syllables[start]):
@@ -999,7 +1011,7 @@ def _gram_weights(grams: set[str], texts: Sequence[str]) -> dict[str, float]:
     for gram in grams:
         frequency = sum(1 for text in lowered if gram in text)
         weight = 1.0 + math.log((total + 1) / (frequency + 1))
-        # Numbers and latin words (2017, PM2.5) pin a fact down more than any two characters.
+        # Numbers and latin words (2017, H7N9) pin a fact down more than any two characters.
         weights[gram] = weight * _ASCII_TERM_BOOST if _ASCII_GRAM.match(gram) else weight
     return weights
 
@@ -1018,7 +1030,7 @@ def _topic_discounted(
     weights: dict[str, float], headline: str, setting: frozenset[str] = frozenset()
 ) -> dict[str, float]:
     """Grams the headline already names are the article's topic, and grams of a clause that
-    only sets the scene (卓嘎崴了脚 in 卓嘎崴了脚 项目给她装了个啥): they do not tell one
+    only sets the scene (次仁摔伤了腿 in 次仁摔伤了腿 项目给他装了个啥): they do not tell one
     sentence of the article from another, so they count less at sentence level."""
     if not headline and not setting:
         return weights
@@ -1037,7 +1049,7 @@ _QUESTION_CLAUSE_SPLIT = re.compile(r"\s+")
 
 def _setting_grams(focus: QuestionFocus, grams: set[str]) -> frozenset[str]:
     """Grams found only in the space-separated clauses that lack the question word: chat
-    questions set the scene first (卓嘎崴了脚 项目给她装了个啥). Comma clauses are left alone;
+    questions set the scene first (次仁摔伤了腿 项目给他装了个啥). Comma clauses are left alone;
     they often carry a constraint (在1991年，…) rather than a scene."""
     clauses = [c for c in _QUESTION_CLAUSE_SPLIT.split(focus.text) if c]
     if len(clauses) < 2 or focus.english:
@@ -1105,7 +1117,7 @@ def extract_answer(
     top_score = max((hit.score for hit in hits[:_CANDIDATE_HITS]), default=0.0) or 1.0
 
     if focus.english:
-        # Romanised names (Bayi, Qiaolagang) are the only words an English question shares
+        # Romanised names (Hangzhou, Xining) are the only words an English question shares
         # with a Chinese story; they are matched against the pinyin of the text.
         names = romanised_names(focus.text)
         name_weights = _name_weights(names, sentence_texts)
@@ -1291,7 +1303,7 @@ def _key_terms(focus: QuestionFocus) -> tuple[str, ...]:
         previous = ""
         for word, flag in tag_words(segment):
             if word in _PLACE_SUFFIX_WORDS and len(previous) >= 2:
-                terms.append(previous + word)  # 吉崩岗 + 社区: a name split by the tagger
+                terms.append(previous + word)  # 幸福 + 社区: a name split by the tagger
             elif len(word) >= 2:
                 named_place = len(word) >= 3 and _ENTITY_SUFFIX.search(word)
                 if flag == "ns" or named_place or _LATIN.search(word):

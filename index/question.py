@@ -249,8 +249,8 @@ class QuestionFocus:
     qtype: QuestionType
     english: bool
     units: tuple[str, ...]  # acceptable measure words, most specific first; empty = any
-    counted_noun: str  # the noun right after the measure word (多少只羊 → 羊), or ""
-    wants_list: bool  # 哪些 / 哪几 / 哪七个 / 什么品种 / which ones
+    counted_noun: str  # the noun right after the measure word (多少头牦牛 → 牦牛), or ""
+    wants_list: bool  # 哪些 / 哪几 / 哪三个 / 什么品种 / which ones
     place_suffix: str  # 哪个县 → 县, or ""
 
 
@@ -282,7 +282,7 @@ def _chinese_units(text: str) -> tuple[tuple[str, ...], str]:
     return (), ""
 
 
-# Quantities named by a noun, not a classifier (浓度是多少): the units their values carry.
+# Quantities named by a noun, not a classifier (海拔是多少): the units their values carry.
 _MEASURED_NOUNS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"浓度"), ("微克/立方米", "毫克/立方米", "毫克/升", "μg/m³", "mg/m³")),
     (re.compile(r"面积|占地"), ("平方公里", "平方米", "公顷", "万亩", "亩")),
@@ -296,7 +296,7 @@ _COUNTED_STOP = re.compile(r"[的了是有在呢吗啊,，?？。\s]|参加|参�
 
 
 def _counted_noun(rest: str) -> str:
-    """The nouns right after `多少+measure` (多少只羊 → 羊, 几个方面的问题 → 方面); empty when a
+    """The nouns right after `多少+measure` (多少头牦牛 → 牦牛, 几个乡镇的 → 乡镇); empty when a
     verb follows (多少钱收购了 → "")."""
     stop = _COUNTED_STOP.search(rest)
     head = rest[: stop.start()] if stop else rest
@@ -378,7 +378,7 @@ QUESTION_WORDS = frozenset(
     "与 被 搞 做 弄 里 能 要 还 就 也 到 去 从 是从 她 他 它 他们 她们 我们 大家 现在 具体 主要 "
     "一下 一个 个".split()
 )
-# Question words that jieba glues to a neighbour (哪些地方, 几户); stripped inside tokens.
+# Question words that jieba glues to a neighbour (哪些单位, 几所); stripped inside tokens.
 _GLUED_QUESTION_WORD = re.compile(r"多少|哪些|哪几|哪个|哪|什么|几")
 _PUNCTUATION_TOKEN = re.compile(r"^[\W_]+$")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -413,7 +413,7 @@ def content_segments(text: str) -> list[str]:
         ]
     segments: list[str] = []
     current = ""
-    # A space separates clauses in chat questions (崴了脚 项目给她…): never join across it.
+    # A space separates clauses in chat questions (摔伤了腿 项目给他…): never join across it.
     tokens = [token for part in text.split() for token in (*tokenize(part), " ")]
     for token in tokens:
         if token in QUESTION_WORDS or _PUNCTUATION_TOKEN.match(token) or token == " ":

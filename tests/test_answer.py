@@ -72,13 +72,13 @@ def test_quotation_stays_with_its_speaker() -> None:
 @pytest.mark.parametrize(
     ("question", "sentence", "expected"),
     [
-        ("某县远程会诊多少场", "截至目前,某县已累计完成60余场次远程服务。", "60余场次"),
-        ("药费现在能报销多少", "通过叠加政策,实现综合报销比例80%以上。", "80%以上"),
-        ("新村老人比例多少", "新村60岁以上老人占比15%左右,其中多数有慢病。", "15%左右"),
-        ("林卡试营业收入有多少", "试营业一个月,营业额达到2.3万多元。", "2.3万多元"),
-        ("集体经济总收入预计多少", "全年集体经济总收入预计超过2100万元。", "超过2100万元"),
-        ("官兵爬了多长时间", "经过6个多小时的攀爬,巡逻分队到达山口。", "6个多小时"),
-        ("筛查做了多少人", "全年累计完成筛查4.5万人。", "4.5万人"),
+        ("某县义诊办了多少场", "今年以来,某县已累计开展60余场次巡回义诊。", "60余场次"),
+        ("门诊费用能报销多少", "新政实施后,门诊费用报销比例提高到80%以上。", "80%以上"),
+        ("牧场里牦牛的比例多少", "牧场牲畜中牦牛占比15%左右,其余为绵羊。", "15%左右"),
+        ("民宿开业头一个月收入有多少", "开业头一个月,民宿收入达到2.3万多元。", "2.3万多元"),
+        ("合作社今年营业额预计多少", "合作社今年营业额预计超过2100万元。", "超过2100万元"),
+        ("队员们走了多长时间", "经过6个多小时的跋涉,队员们抵达营地。", "6个多小时"),
+        ("体检做了多少人", "今年共为牧民群众体检4.5万人。", "4.5万人"),
     ],
 )
 def test_number_keeps_qualifiers_and_units(question: str, sentence: str, expected: str) -> None:
@@ -89,49 +89,49 @@ def test_number_keeps_qualifiers_and_units(question: str, sentence: str, expecte
 
 def test_number_prefers_the_asked_measure_word() -> None:
     extraction = answer(
-        "某县远程会诊多少场",
-        "全县12个联村党委开展远程会诊。已累计完成40余场次远程会诊服务。",
+        "某县义诊办了多少场",
+        "全县12个乡镇参与义诊。已累计开展40余场次巡回义诊。",
     )
     assert extraction.highlight == "40余场次"
 
 
 def test_number_skips_the_questions_own_year_and_prefers_the_total() -> None:
     extraction = answer(
-        "合作社2023年分红总共多少钱",
-        "2023年合作社分红共计31.5万元,其中成员分红20.1万元。",
+        "合作社2023年奖金总共发了多少钱",
+        "2023年合作社发放奖金共计31.5万元,其中骨干奖金20.1万元。",
     )
     assert extraction.highlight == "31.5万元"
 
 
 def test_number_takes_the_counted_noun_when_it_follows() -> None:
-    extraction = answer("卫健委查出几个方面的问题", "共梳理查找12个方面问题,制定了整改措施。")
+    extraction = answer("督查组发现了几个方面的短板", "督查组共发现12个方面短板,已逐一整改。")
     assert extraction.highlight is not None
     assert extraction.highlight.startswith("12个")
 
 
 def test_traditional_question_finds_simplified_text() -> None:
-    extraction = answer("草原生態修復搞了多少畝", "全市草原生态修复治理面积88.6万亩。")
+    extraction = answer("濕地保護修復了多少畝", "全县湿地保护修复面积88.6万亩。")
     assert extraction.highlight == "88.6万亩"
 
 
 def test_traditional_story_text_is_matched_and_quoted_as_written() -> None:
-    extraction = answer("凉茶铺又叫什么", "涼茶舖又稱「涼茶店」,是售賣涼茶的店舖。")
-    assert extraction.text.startswith("涼茶舖")
-    assert extraction.highlight is not None and "涼茶店" in extraction.highlight
+    extraction = answer("茶餐厅又叫什么", "茶餐廳又稱冰室,是售賣飲品的店舖。")
+    assert extraction.text.startswith("茶餐廳")
+    assert extraction.highlight is not None and "冰室" in extraction.highlight
 
 
 def test_number_in_the_clause_about_the_question() -> None:
     extraction = answer(
-        "草原生态修复搞了多少亩",
-        "全市完成营造林面积20.5万亩,草原生态修复治理面积96.1万亩。",
+        "湿地保护修复了多少亩",
+        "全县完成退耕还林20.5万亩,湿地保护修复面积96.1万亩。",
     )
     assert extraction.highlight == "96.1万亩"
 
 
 def test_counted_noun_before_the_number_picks_the_right_count() -> None:
     extraction = answer(
-        "某市下达了多少起处罚决定书",
-        "行政立案31起,下达责令改正决定书52起,下达处罚决定书17起。",
+        "某局查处了多少起超载案件",
+        "全年查处酒驾案件31起,查处超载案件17起,查处无证驾驶案件52起。",
     )
     assert extraction.highlight == "17起"
 
@@ -142,21 +142,21 @@ def test_compound_measure_words_stay_whole() -> None:
 
 
 def test_how_many_never_answered_by_a_duration() -> None:
-    hits = make_hits("面向应届高校毕业生及近3年内的高校毕业生提供服务。")
-    question = "某市有多少个高校毕业生"
+    hits = make_hits("为近3年内退役的军人提供就业服务。")
+    question = "某市有多少个退役军人"
     assert should_abstain(question, extract_answer(question, hits), hits)
 
 
 def test_metric_unit_after_a_number() -> None:
-    extraction = answer("这种树有多高", "树高可达45m,树干直径达1米。")
+    extraction = answer("这座塔有多高", "这座塔高约45m,塔基直径达9米。")
     assert extraction.highlight is not None
-    assert extraction.highlight.startswith("45m")
+    assert "45m" in extraction.highlight
 
 
 @pytest.mark.parametrize(
     ("question", "sentence", "expected"),
     [
-        ("野驴每小时可跑多少公里", "印度野驴最高时速可达60-70公里。", "60-70公里"),
+        ("羚羊每小时可跑多少公里", "这种羚羊最高时速可达60-70公里。", "60-70公里"),
         ("这张专辑是第几张专辑", "这张专辑是乐队的第十二张录音室专辑。", "第十二张"),
         ("学校男女生比例是多少", "目前学校男女生比例约为1:6。", "约为1:6"),
         ("公司斥资多少钱收购了品牌", "公司斥资42亿美元收购了这个品牌。", "42亿美元"),
@@ -167,7 +167,7 @@ def test_ranges_ordinals_ratios_currencies(question: str, sentence: str, expecte
 
 
 def test_an_article_is_not_a_count() -> None:
-    extraction = answer("药费现在能报销多少", "达到一级标准后,综合报销比例达到80%以上。")
+    extraction = answer("住院费用能报销多少", "评为一级医院后,住院费用报销比例达到80%以上。")
     assert extraction.highlight == "80%以上"
 
 
@@ -176,16 +176,16 @@ def test_an_article_is_not_a_count() -> None:
 
 def test_date_start_and_end() -> None:
     texts = (
-        "11月20日,某县举办冬季物资交流会。",
-        "据悉,某县冬季物资交流会将持续到11月25日。",
+        "4月8日,某镇举办春季农机展销会。",
+        "据悉,某镇春季农机展销会将持续到4月12日。",
     )
-    assert answer("某县冬季物资交流会哪天开始的", *texts).highlight == "11月20日"
-    assert answer("某县冬季物资交流会开到哪天结束", *texts).highlight == "11月25日"
+    assert answer("某镇春季农机展销会哪天开幕的", *texts).highlight == "4月8日"
+    assert answer("某镇春季农机展销会开到哪天闭幕", *texts).highlight == "4月12日"
 
 
 def test_era_year() -> None:
-    extraction = answer("这座城是何时建立的", "这座城是罗马人在公元前25年建立的。")
-    assert extraction.highlight == "公元前25年"
+    extraction = answer("这座古城是何时修建的", "这座古城是希腊人在公元前40年修建的。")
+    assert extraction.highlight == "公元前40年"
 
 
 def test_when_answered_by_an_event() -> None:
@@ -199,7 +199,7 @@ def test_when_answered_by_an_event() -> None:
 
 
 def test_time_of_day() -> None:
-    extraction = answer("党课视频每天几点推送", "党课视频于每晚九点推送至各微信群。")
+    extraction = answer("广播节目每天几点播出", "广播节目于每晚九点准时播出。")
     assert extraction.highlight == "每晚九点"
 
 
@@ -208,21 +208,21 @@ def test_time_of_day() -> None:
 
 def test_quoted_title_for_what_is_it_called() -> None:
     extraction = answer(
-        "社区那个志愿服务活动叫啥",
-        "近日,某社区开展“绿水青山我守护”志愿服务活动,清理垃圾。",
+        "学校那个读书活动叫啥",
+        "近日,某学校开展“书香伴我成长”读书活动,师生踊跃参加。",
     )
-    assert extraction.highlight == "绿水青山我守护"
+    assert extraction.highlight == "书香伴我成长"
 
 
 def test_person_after_title() -> None:
-    extraction = answer("某县委书记叫什么名字", "某县委书记次旦多吉表示,要办好民生实事。")
+    extraction = answer("某镇党委书记叫什么名字", "某镇党委书记次旦多吉表示,要办好民生实事。")
     assert extraction.highlight == "次旦多吉"
 
 
 def test_speaker_of_a_quotation() -> None:
     extraction = answer(
-        "说网格让服务有了温度的是谁",
-        "“网格让服务有了温度。”格桑卓玛说,大家都很满意。",
+        "说路修到了家门口的是谁",
+        "“这条路修到了家门口。”格桑卓玛说,大家都很满意。",
     )
     assert extraction.highlight == "格桑卓玛"
 
@@ -236,49 +236,49 @@ def test_place_with_the_asked_suffix() -> None:
 
 def test_place_after_locative_verb() -> None:
     extraction = answer(
-        "消防大队是去哪接受警示教育的",
-        "近日,消防大队前往市廉政教育基地开展警示教育。",
+        "税务分局是去哪参观学习的",
+        "近日,税务分局组织干部前往市档案馆开展参观学习。",
     )
-    assert extraction.highlight == "市廉政教育基地"
+    assert extraction.highlight == "市档案馆"
 
 
 def test_place_name_starts_after_the_enclosing_unit() -> None:
     extraction = answer(
-        "医生是哪个社区的",
-        "清晨,某市某区扎西街道扎西新村社区的医生背着药箱来到居民家中。",
+        "护士是哪个社区的",
+        "上午,某市某区阳光街道幸福新村社区的护士带着血压计走进居民家中。",
     )
-    assert extraction.highlight == "扎西新村社区"
+    assert extraction.highlight == "幸福新村社区"
 
 
 def test_noun_modifier_stops_at_the_verb() -> None:
     extraction = answer(
-        "某县老人得了什么病",
-        "某县老人因饮食习惯患有高血压和慢性胃病,常年吃药。",
+        "那位牧民得了什么病",
+        "那位牧民因长年劳作患有风湿和慢性腰病,需定期理疗。",
     )
-    assert extraction.highlight == "高血压和慢性胃病"
+    assert extraction.highlight == "风湿和慢性腰病"
 
 
 def test_list_starts_after_the_introducing_verb() -> None:
     extraction = answer(
-        "工商联跟哪些单位一起开展的活动",
-        "近日,某区工商联联合某区住建局、爱心企业开展送温暖主题活动。",
+        "团委跟哪些单位一起举办的义诊",
+        "近日,某县团委联合县人民医院、志愿者协会开展义诊活动。",
     )
-    assert extraction.highlight == "某区住建局、爱心企业"
+    assert extraction.highlight == "县人民医院、志愿者协会"
 
 
 def test_list_answer_is_the_enumeration() -> None:
     extraction = answer(
-        "葡萄园种的都是啥品种",
-        "葡萄园占地80亩,主要引进了红提、青提、玫瑰香等葡萄品种。",
+        "果园种的都是啥品种",
+        "果园占地80亩,主要引进了红富士、嘎啦、黄元帅等苹果品种。",
     )
     assert extraction.highlight is not None
-    assert "红提、青提、玫瑰香" in extraction.highlight
+    assert "红富士、嘎啦、黄元帅" in extraction.highlight
     assert "等" not in extraction.highlight
 
 
 def test_other_question_takes_what_follows_the_verb() -> None:
-    extraction = answer("大使夫人在论坛体验了什么", "图①:某国大使夫人体验打酥油茶。")
-    assert extraction.highlight == "打酥油茶"
+    extraction = answer("代表团在展会上体验了什么", "图②:代表团成员在展会上体验制作唐卡。")
+    assert extraction.highlight == "制作唐卡"
 
 
 # --- English ----------------------------------------------------------------------------------
@@ -324,11 +324,11 @@ def test_english_question_uses_dense_similarity_and_unit() -> None:
 
 def test_english_question_scored_by_lexicon_translations() -> None:
     hits = make_hits(
-        "社区60岁以上老人占比15%左右。次仁今年58岁,患有高血压、糖尿病。",
-        headline="某社区慢病管理",
+        "村里65岁以上老人占比20%左右。次仁今年58岁,患有哮喘和关节炎。",
+        headline="某村健康管理",
     )
-    question = "How old is Ciren, the resident with high blood pressure and diabetes?"
-    extraction = extract_answer(question, hits, translations=["次仁", "高血压", "糖尿病", "岁"])
+    question = "How old is Ciren, the villager with asthma and arthritis?"
+    extraction = extract_answer(question, hits, translations=["次仁", "哮喘", "关节炎", "岁"])
     assert extraction is not None
     assert extraction.highlight == "58岁"
 
@@ -342,38 +342,38 @@ def test_english_who_question_about_a_title_finds_the_person() -> None:
 
 
 def test_english_how_many_needs_the_counted_thing_next_to_the_number() -> None:
-    hits = make_hits("巴宜区成立培训班,为20余名下岗妇女提供就业培训。", headline="巴宜区就业")
-    question = "How many medical staff has the Bayi hospital trained?"
-    translations = ["医护", "人员", "巴宜", "医院", "培训"]
+    hits = make_hits("西宁某区成立培训班,为20余名下岗妇女提供就业培训。", headline="西宁就业")
+    question = "How many medical staff has the Xining hospital trained?"
+    translations = ["医护", "人员", "西宁", "医院", "培训"]
     extraction = extract_answer(question, hits, translations=translations)
     assert extraction is not None and extraction.highlight == "20余名"
     assert abstention_reason(question, extraction, hits) == (
         "the number does not count what was asked"
     )
-    staffed = make_hits("巴宜区医院培训中心已为30余名医护人员提供培训。", headline="巴宜区")
+    staffed = make_hits("西宁某医院培训中心已为30余名医护人员提供培训。", headline="西宁")
     extraction = extract_answer(question, staffed, translations=translations)
     assert not should_abstain(question, extraction, staffed)
 
 
 def test_english_how_many_prefers_the_number_next_to_the_counted_thing() -> None:
     hits = make_hits(
-        "全县12个联村党委实现远程会诊全覆盖。截至目前,已累计完成60余场次远程服务。",
-        headline="某县 党建引领医疗",
+        "全县12个乡镇均已接入远程平台。到目前为止,共完成60余场次视频问诊。",
+        headline="某县 智慧医疗",
     )
-    question = "How many remote consultations has the county completed?"
-    extraction = extract_answer(question, hits, translations=["远程", "会诊", "县"])
+    question = "How many video consultations has the county completed?"
+    extraction = extract_answer(question, hits, translations=["视频", "问诊", "县"])
     assert extraction is not None and extraction.highlight == "60余场次"
     assert not should_abstain(question, extraction, hits)
 
 
 def test_romanised_names_match_pinyin_of_the_story() -> None:
-    assert romanised_names("How much did each person chip in at Qiaolagang in Kaqiong?") == [
-        "qiaolagang",
-        "kaqiong",
+    assert romanised_names("How much did each person give in Hangzhou and Xining?") == [
+        "hangzhou",
+        "xining",
     ]
     assert romanised_names("What was Lhundrub county's budget?") == []  # not pinyin
-    hits = make_hits("甲村第一书记集资3000元。卡琼村村民各集资5000元。")
-    extraction = extract_answer("How much did each villager of Kaqiong chip in?", hits)
+    hits = make_hits("甲村第一书记捐款3000元。西宁某村村民各捐款5000元。")
+    extraction = extract_answer("How much did each villager of Xining donate?", hits)
     assert extraction is not None
     assert extraction.highlight == "5000元"
 
@@ -381,8 +381,7 @@ def test_romanised_names_match_pinyin_of_the_story() -> None:
 def test_scene_setting_clause_counts_less_than_the_asking_clause() -> None:
     extraction = answer(
         "某村次仁摔伤了腿 项目给他装了个啥",
-        "此外,某村服务对象次仁为多重残疾,近期摔伤腿后行动困难。"
-        "项目团队对接爱心企业,为老人上门安装扶手架。",
+        "此外,某村服务对象次仁行动不便,近期又摔伤了腿。项目组联系了爱心商户,为老人上门安装扶手架。",
     )
     assert extraction.highlight is not None and "扶手架" in extraction.highlight
 
@@ -393,27 +392,27 @@ def test_scene_setting_clause_counts_less_than_the_asking_clause() -> None:
 def test_kicker_headline_answers_where_the_body_does_not() -> None:
     extraction = answer(
         "洛桑乡是哪个县的",
-        "洛桑乡党委利用网络平台开展微型党课。",
-        headline="错那县洛桑乡 利用微型党课平台开展宣讲",
+        "洛桑乡卫生院组织医生进村送医。",
+        headline="错那县洛桑乡 开展冬季送医活动",
     )
     assert extraction.highlight == "错那县"
 
 
 def test_paraphrased_verb_anchors_on_an_earlier_question_word() -> None:
     extraction = answer(
-        "某乡临时党支部书记以前是干啥的",
-        "某乡临时党支部立足实际开展工作。该临时党支部发挥党支部书记作为退伍老兵的特质。",
-        headline="某乡临时党支部 推进驻村工作",
+        "那个合作社理事长以前是干啥的",
+        "合作社立足实际发展养殖。该合作社充分发挥理事长作为返乡大学生的优势。",
+        headline="某村合作社 带动增收",
     )
     assert extraction.highlight is not None
-    assert "退伍老兵" in extraction.highlight
+    assert "返乡大学生" in extraction.highlight
 
 
 def test_codes_are_not_quantities_and_measured_nouns_need_their_unit() -> None:
-    hits = make_hits("全市PM2.5、PM10等污染物浓度均达到一级标准,优良率99.7%。")
-    question = "某市PM2.5年均浓度是多少"
+    hits = make_hits("全市SO2、NO2等污染物浓度均达到二级标准,达标率98.5%。")
+    question = "某市SO2年均浓度是多少"
     extraction = extract_answer(question, hits)
-    assert extraction is None or extraction.highlight != "10"
+    assert extraction is None or extraction.highlight != "2"
     assert should_abstain(question, extraction, hits)
 
 
@@ -421,44 +420,44 @@ def test_codes_are_not_quantities_and_measured_nouns_need_their_unit() -> None:
 
 
 def test_answerable_question_is_not_abstained() -> None:
-    hits = make_hits("截至目前,某县已累计完成60余场次远程会诊服务。", headline="某县远程医疗")
-    question = "某县远程会诊多少场"
+    hits = make_hits("今年以来,某县已累计开展60余场次巡回义诊。", headline="某县巡回义诊")
+    question = "某县义诊办了多少场"
     assert not should_abstain(question, extract_answer(question, hits), hits)
 
 
 def test_abstain_when_the_counted_thing_is_missing() -> None:
     hits = make_hits("合作社今年分红共计30万元,入股群众120户。", headline="某村合作社分红")
-    question = "某村合作社养了多少只羊"
+    question = "某村合作社养了多少头猪"
     assert should_abstain(question, extract_answer(question, hits), hits)
 
 
 def test_abstain_when_the_named_place_is_missing() -> None:
-    hits = make_hits("某县驻村工作队为群众办实事300余件。", headline="某县驻村工作")
-    question = "南山县驻村工作队帮群众办了多少件实事"
+    hits = make_hits("某县工作组为牧民修建便民桥12座。", headline="某县工作组")
+    question = "北岭县工作组帮牧民修了多少座桥"
     assert should_abstain(question, extract_answer(question, hits), hits)
 
 
 def test_spaced_latin_title_is_found() -> None:
-    hits = make_hits("《SOUL EATER》是日本漫画家大久保笃的漫画作品。")
-    question = "《SOUL EATER》是谁的漫画作品"
+    hits = make_hits("《BLUE SKY》是日本漫画家山田太郎的漫画作品。")
+    question = "《BLUE SKY》是谁的漫画作品"
     assert abstention_reason(question, extract_answer(question, hits), hits) is None
 
 
 def test_abstention_reason_names_the_missing_place() -> None:
-    hits = make_hits("某县驻村工作队为群众办实事300余件。", headline="某县驻村工作")
-    question = "南山县驻村工作队帮群众办了多少件实事"
+    hits = make_hits("某县工作组为牧民修建便民桥12座。", headline="某县工作组")
+    question = "北岭县工作组帮牧民修了多少座桥"
     reason = abstention_reason(question, extract_answer(question, hits), hits)
-    assert reason is not None and "南山" in reason
+    assert reason is not None and "北岭" in reason
 
 
 def test_abstain_when_the_answers_story_is_about_another_place() -> None:
     hits = [
-        *make_hits("某县远程会诊系统覆盖全县。", headline="某县 党建引领医疗", file="a.txt"),
+        *make_hits("某县视频问诊平台覆盖全县。", headline="某县 智慧医疗", file="a.txt"),
         *make_hits(
             "在党员医生帮助下,次仁患有的高血压得到控制。", headline="城关区 慢病管理", file="b.txt"
         ),
     ]
-    question = "南山县远程会诊系统是谁捐赠的"
+    question = "南山县视频问诊平台是谁捐建的"
     assert should_abstain(question, extract_answer(question, hits), hits)
 
 
@@ -470,18 +469,18 @@ def test_place_name_split_by_the_tagger_is_still_a_key_term() -> None:
 
 
 def test_abstain_without_hits() -> None:
-    assert should_abstain("某县远程会诊多少场", extract_answer("某县远程会诊多少场", []), [])
+    assert should_abstain("某县义诊办了多少场", extract_answer("某县义诊办了多少场", []), [])
 
 
 def test_question_without_content_gets_no_extraction() -> None:
-    hits = make_hits("某县已累计完成60余场次远程会诊服务。")
+    hits = make_hits("今年以来,某县已累计开展60余场次巡回义诊。")
     for question in ("谁", "多少", "How?"):
         assert extract_answer(question, hits) is None
         assert should_abstain(question, None, hits)
 
 
 def test_odd_input_never_raises() -> None:
-    hits = make_hits("某县已累计完成60余场次远程会诊服务。")
+    hits = make_hits("今年以来,某县已累计开展60余场次巡回义诊。")
     for question in ("🙂🙂", "???", "", "某" * 5000):
         extraction = extract_answer(question, hits)
         should_abstain(question, extraction, hits)
