@@ -148,7 +148,7 @@ def register_handlers(application: BotApplication) -> None:
 
 
 async def post_init(application: BotApplication) -> None:
-    """Set the command menu in zh and en, then load the index (errors stop the start)."""
+    """Set the command menu in zh and en, then load the index if there is a usable one."""
     bot = application.bot
     # English is the menu for everyone; Chinese for users whose Telegram is set to zh.
     for language_code, words in ((None, EN), ("zh", ZH)):
@@ -159,7 +159,13 @@ async def post_init(application: BotApplication) -> None:
             BotCommand("about", words.command_about),
         ]
         await bot.set_my_commands(commands, language_code=language_code)
-    serving = await application.bot_data.services.reloader.load_initial()
+    try:
+        serving = await application.bot_data.services.reloader.load_initial()
+    except NewsqaError as exc:
+        # Nothing to keep yet: say "index unavailable" and take the first good generation
+        # the watcher sees, rather than exit and spin in systemd's restart loop.
+        log.error("no usable index yet; answering 'index unavailable' until one is built: %s", exc)
+        return
     log.info("serving index generation %s as @%s", serving.generation, bot.username)
 
 
@@ -295,7 +301,10 @@ def _generation(application: BotApplication) -> str | None:
 def _serving_status(notifier: SystemdNotifier, generation: str | None) -> None:
     """READY=1 after start or a reload attempt, with the generation in `systemctl status`."""
     notifier.ready()
-    notifier.status(f"serving index generation {generation}")
+    if generation is None:
+        notifier.status("no usable index: waiting for `newsqa index build`")
+    else:
+        notifier.status(f"serving index generation {generation}")
 
 
 @contextlib.contextmanager

@@ -92,24 +92,6 @@ async def test_serve_with_a_rejected_token_exits_2_without_showing_it(
     assert OTHER_TOKEN.split(":", 1)[1] not in text
 
 
-async def test_serve_without_an_index_exits_1_with_one_line(
-    api: FakeBotApi, tmp_path: Path
-) -> None:
-    code, text = await run_serve(
-        {
-            "HOME": str(tmp_path),
-            "NEWSQA_TELEGRAM_TOKEN": TOKEN,
-            "NEWSQA_TELEGRAM_API_URL": api.base_url,
-            "NEWSQA_INDEX_DIR": str(tmp_path / "index"),
-        }
-    )
-    assert code == 1, text
-    [line] = [t for t in text.splitlines() if t.startswith("newsqa serve: ")]
-    assert "index" in line
-    assert "Traceback" not in text
-    assert TOKEN.split(":", 1)[1] not in text
-
-
 def test_log_records_and_tracebacks_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("telegram.ext.ExtBot")
     redact_token_in_logs(TOKEN)

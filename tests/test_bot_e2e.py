@@ -181,6 +181,52 @@ async def test_newsqa_serve_answers_survives_sighup_and_stops_on_sigterm(
     assert TOKEN.split(":", 1)[1] not in (out + err).decode()
 
 
+async def test_newsqa_serve_without_an_index_waits_for_the_first_build(
+    api: FakeBotApi, real_index_settings: Settings, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "NEWSQA_TELEGRAM_TOKEN": TOKEN,
+        "NEWSQA_TELEGRAM_API_URL": api.base_url,
+        "NEWSQA_INDEX_DIR": str(index_dir),
+        "NEWSQA_CACHE_DIR": str(real_index_settings.cache_dir),
+        "NEWSQA_FEEDBACK_PATH": str(tmp_path / "feedback.jsonl"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("newsqa")),
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        early = await ask(api, api.private_chat(701), api.user(701), QUESTION)
+        assert "索引暂时不可用" in visible_text(api.replies_to(early)[0]["text"])
+        # A build appears (a copy of a finished one), and the operator reloads.
+        shutil.copytree(real_index_settings.index_dir, index_dir, symlinks=True)
+        process.send_signal(signal.SIGHUP)
+        for attempt in range(30):
+            later = await ask(
+                api, api.private_chat(702 + attempt), api.user(702 + attempt), QUESTION
+            )
+            if "90余场次" in visible_text(api.replies_to(later)[0]["text"]):
+                break
+            await asyncio.sleep(1)
+        else:
+            raise AssertionError("the bot never picked up the new index")
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert "no usable index yet" in err.decode()
+    assert "Traceback" not in (out + err).decode()
+
+
 def test_newsqa_chat_answers_in_the_terminal(real_index_settings: Settings) -> None:
     from click.testing import CliRunner
 
