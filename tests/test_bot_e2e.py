@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -143,21 +145,20 @@ async def test_rebuild_while_questions_flow_switches_without_failures(
     assert any(g == new_generation for _, g in asked)
 
 
-async def test_newsqa_serve_answers_survives_sighup_and_stops_on_sigterm(
-    api: FakeBotApi, real_index_settings: Settings, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def newsqa_serve(
+    api: FakeBotApi, tmp_path: Path, index_dir: Path, cache_dir: Path, **extra: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`newsqa serve` as a child process talking to the emulator; killed if a test fails."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
         "NEWSQA_TELEGRAM_API_URL": api.base_url,
-        "NEWSQA_INDEX_DIR": str(real_index_settings.index_dir),
-        "NEWSQA_CACHE_DIR": str(real_index_settings.cache_dir),
+        "NEWSQA_INDEX_DIR": str(index_dir),
+        "NEWSQA_CACHE_DIR": str(cache_dir),
         "NEWSQA_FEEDBACK_PATH": str(tmp_path / "feedback.jsonl"),
+        **extra,
     }
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "telegram-token").write_text(TOKEN + "\n")
-    env["CREDENTIALS_DIRECTORY"] = str(credentials)
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("newsqa")),
         "serve",
@@ -166,6 +167,26 @@ async def test_newsqa_serve_answers_survives_sighup_and_stops_on_sigterm(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_newsqa_serve_answers_survives_sighup_and_stops_on_sigterm(
+    api: FakeBotApi, real_index_settings: Settings, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "telegram-token").write_text(TOKEN + "\n")
+    async with newsqa_serve(
+        api,
+        tmp_path,
+        real_index_settings.index_dir,
+        real_index_settings.cache_dir,
+        CREDENTIALS_DIRECTORY=str(credentials),
+    ) as process:
         question = await ask(api, api.private_chat(601), api.user(601), QUESTION)
         assert "90余场次" in visible_text(api.replies_to(question)[0]["text"])
         process.send_signal(signal.SIGHUP)  # Python's default would kill the process
@@ -173,10 +194,6 @@ async def test_newsqa_serve_answers_survives_sighup_and_stops_on_sigterm(
         assert "90余场次" in visible_text(api.replies_to(again)[0]["text"])
         process.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
     assert process.returncode == 0, err.decode()[-2000:]
     assert TOKEN.split(":", 1)[1] not in (out + err).decode()
 
@@ -185,23 +202,9 @@ async def test_newsqa_serve_without_an_index_waits_for_the_first_build(
     api: FakeBotApi, real_index_settings: Settings, tmp_path: Path
 ) -> None:
     index_dir = tmp_path / "index"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "NEWSQA_TELEGRAM_TOKEN": TOKEN,
-        "NEWSQA_TELEGRAM_API_URL": api.base_url,
-        "NEWSQA_INDEX_DIR": str(index_dir),
-        "NEWSQA_CACHE_DIR": str(real_index_settings.cache_dir),
-        "NEWSQA_FEEDBACK_PATH": str(tmp_path / "feedback.jsonl"),
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("newsqa")),
-        "serve",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with newsqa_serve(
+        api, tmp_path, index_dir, real_index_settings.cache_dir, NEWSQA_TELEGRAM_TOKEN=TOKEN
+    ) as process:
         early = await ask(api, api.private_chat(701), api.user(701), QUESTION)
         assert "索引暂时不可用" in visible_text(api.replies_to(early)[0]["text"])
         # A build appears (a copy of a finished one), and the operator reloads.
@@ -218,10 +221,6 @@ async def test_newsqa_serve_without_an_index_waits_for_the_first_build(
             raise AssertionError("the bot never picked up the new index")
         process.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
     assert process.returncode == 0, err.decode()[-2000:]
     assert "no usable index yet" in err.decode()
     assert "Traceback" not in (out + err).decode()
