@@ -128,6 +128,15 @@ def test_number_in_the_clause_about_the_question() -> None:
     assert extraction.highlight == "96.1万亩"
 
 
+def test_number_in_the_clause_holding_more_of_the_question() -> None:
+    """Both clauses repeat the asked activity; the one that also names the asked group wins."""
+    extraction = answer(
+        "小学生视力健康筛查了多少人次",
+        "完成老年人视力健康筛查3100人次,小学生近视和视力健康筛查2200人次。",
+    )
+    assert extraction.highlight == "2200人次"
+
+
 def test_counted_noun_before_the_number_picks_the_right_count() -> None:
     extraction = answer(
         "某局查处了多少起超载案件",
