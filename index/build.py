@@ -123,8 +123,7 @@ def build_generation(
             model = embedder or embedder_for(settings)
         except NewsqaError as exc:
             raise BuildError(str(exc)) from exc
-        article_rows = {(a.file, a.index): row for row, a in enumerate(articles)}
-        leads = [article_lead(articles[article_rows[(c.file, c.article_index)]]) for c in chunks]
+        leads = [article_lead(articles[row]) for row in chunk_article_rows(chunks, articles)]
         texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
         try:
@@ -139,10 +138,8 @@ def build_generation(
             index_type = choose_index_type(len(chunks), settings.ann_threshold)
             save_dense_index(build_dense_index(vectors, index_type), staging / DENSE_FILE)
             save_bm25(build_bm25(texts), staging / CHUNK_BM25_DIR)
-            save_bm25(
-                build_bm25([article_document(a) for a in articles]), staging / ARTICLE_BM25_DIR
-            )
             documents = [article_document(a) for a in articles]
+            save_bm25(build_bm25(documents), staging / ARTICLE_BM25_DIR)
             CrossLingualLexicon.build(*corpus_words_and_pairs(documents)).save(
                 staging / LEXICON_FILE
             )
