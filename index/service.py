@@ -74,19 +74,17 @@ class Engine:
         return self._searcher.embedder
 
     def search(self, question: str, k: int) -> list[Hit]:
-        query = normalize_question(question)[:MAX_QUERY_CHARS]
+        return self._hits(_query(question), k)
+
+    def _hits(self, query: str, k: int) -> list[Hit]:
         if not _has_content(query):
             return []
         return self._searcher.search(query, k, candidates=max(self._settings.candidates, k))
 
     def answer(self, question: str) -> QAResult:
         started = time.perf_counter()
-        query = normalize_question(question)[:MAX_QUERY_CHARS]
-        hits = (
-            self._searcher.search(query, self._settings.candidates, self._settings.candidates)
-            if _has_content(query)
-            else []
-        )
+        query = _query(question)
+        hits = self._hits(query, self._settings.candidates)
         extraction = extract_answer(
             query,
             hits,
@@ -181,18 +179,27 @@ def _window(paragraph: str, chunks: list[str], limit: int = MAX_PASSAGE_CHARS) -
     return paragraph[max(0, start) : max(0, start) + limit]
 
 
+def _query(question: str) -> str:
+    return normalize_question(question)[:MAX_QUERY_CHARS]
+
+
 def _has_content(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
+
+
+def _configured_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name; a model that will not load makes the index unusable."""
+    try:
+        return embedder_for(settings)
+    except EmbedderError as exc:
+        raise IndexInvalidError(str(exc)) from exc
 
 
 def load_generation(path: Path, settings: Settings, embedder: Embedder | None = None) -> Engine:
     """Validate and load one generation directory; raise IndexInvalidError with the reason."""
     manifest = validate_generation(path)
     if embedder is None:
-        try:
-            embedder = embedder_for(settings)
-        except EmbedderError as exc:
-            raise IndexInvalidError(str(exc)) from exc
+        embedder = _configured_embedder(settings)
     if embedder.id != manifest.embedder or embedder.dimension != manifest.dimension:
         raise IndexInvalidError(
             f"{path.name}: built with embedder {manifest.embedder!r} "
@@ -260,10 +267,7 @@ def load_engine(
     if not candidates:
         raise IndexNotFoundError(f"no index under {root}: run `newsqa index build` first")
     if embedder is None:
-        try:
-            embedder = embedder_for(settings)
-        except EmbedderError as exc:
-            raise IndexInvalidError(str(exc)) from exc
+        embedder = _configured_embedder(settings)
     errors: list[str] = []
     for path in candidates:
         try:
