@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -245,30 +245,24 @@ def _block_html(block: Block, limit: int) -> list[str]:
 def _split_segment(segment: Segment, limit: int) -> list[Segment]:
     """Cut a segment at sentence ends (or anywhere, as a last resort) so each part fits."""
     budget = limit - len("<b></b>")
+    pieces = (
+        piece for sentence in _SENTENCE_END.split(segment.text) for piece in _pack(sentence, budget)
+    )
+    return [Segment(p, segment.bold) for p in _pack(pieces, budget)]
+
+
+def _pack(pieces: Iterable[str], budget: int) -> list[str]:
+    """Join pieces greedily into parts whose escaped size stays within `budget`."""
     parts: list[str] = []
     current, size = "", 0
-    for sentence in _SENTENCE_END.split(segment.text):
-        for piece in _hard_cut(sentence, budget):
-            piece_size = _escaped_len(piece)
-            if size + piece_size > budget:
-                parts.append(current)
-                current, size = "", 0
-            current, size = current + piece, size + piece_size
-    parts.append(current)
-    return [Segment(p, segment.bold) for p in parts if p]
-
-
-def _hard_cut(text: str, budget: int) -> list[str]:
-    pieces: list[str] = []
-    current, size = "", 0
-    for ch in text:
-        ch_size = _escaped_len(ch)
-        if size + ch_size > budget:
-            pieces.append(current)
+    for piece in pieces:
+        piece_size = _escaped_len(piece)
+        if size + piece_size > budget:
+            parts.append(current)
             current, size = "", 0
-        current, size = current + ch, size + ch_size
-    pieces.append(current)
-    return [p for p in pieces if p]
+        current, size = current + piece, size + piece_size
+    parts.append(current)
+    return [p for p in parts if p]
 
 
 def _escaped_len(text: str) -> int:
