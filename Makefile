@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH_PIP_ARGS) "$(TORCH)"
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,milvus]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError
@@ -18,6 +19,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -31,6 +33,7 @@ from bot.render import FEEDBACK_PREFIX, MORE_PREFIX, SOURCE_PREFIX
 from bot.state import BotApplication, BotServices, BotState
 from bot.systemd import SystemdNotifier
 from bot.texts import EN, ZH
+from index.conversation import Conversations
 from index.errors import NewsqaError
 from index.settings import Settings
 
@@ -41,7 +44,7 @@ _TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _TOKEN_FILE = "telegram-token"
 # Loggers that would print request URLs, which carry the token.
 _URL_LOGGERS = ("httpx", "httpcore")
-_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.INLINE_QUERY]
 _POLL_TIMEOUT_S = 10
 
 
@@ -83,7 +86,7 @@ def build_application(
     quiet_url_loggers()
     redact_token_in_logs(token)  # before the builder: the bot logs its URL when created
     load = load or _default_loader()
-    read_generation = read_generation or _default_generation_reader()
+    read_generation = read_generation or _default_generation_reader(settings)
     notifier = notifier or SystemdNotifier.from_env()
     builder = (
         ApplicationBuilder()
@@ -120,6 +123,7 @@ def build_application(
             feedback=FeedbackLog(settings.feedback_path),
             searches=asyncio.Semaphore(settings.max_concurrent_searches),
             notifier=notifier,
+            conversations=Conversations(idle_s=settings.conversation_idle_s),
         )
     )
     register_handlers(application)
@@ -137,11 +141,13 @@ def register_handlers(application: BotApplication) -> None:
             CommandHandler("help", handlers.help_command, filters=new),
             CommandHandler("about", handlers.about, filters=new),
             CommandHandler("ask", handlers.ask_command, filters=new),
+            CommandHandler("new", handlers.new_conversation, filters=new),
             MessageHandler(new & filters.TEXT & ~filters.COMMAND, handlers.on_text),
             MessageHandler(new & private & ~filters.TEXT, handlers.on_not_text),
             CallbackQueryHandler(handlers.on_source, pattern=f"^{SOURCE_PREFIX}"),
             CallbackQueryHandler(handlers.on_more, pattern=f"^{MORE_PREFIX}"),
             CallbackQueryHandler(handlers.on_feedback, pattern=f"^{FEEDBACK_PREFIX}"),
+            InlineQueryHandler(handlers.on_inline),
         ]
     )
     application.add_error_handler(handlers.on_error)
@@ -157,6 +163,7 @@ async def post_init(application: BotApplication) -> None:
             BotCommand("help", words.command_help),
             BotCommand("ask", words.command_ask),
             BotCommand("about", words.command_about),
+            BotCommand("new", words.command_new),
         ]
         await bot.set_my_commands(commands, language_code=language_code)
     try:
@@ -281,10 +288,14 @@ def _default_loader() -> EngineLoader:
     return load_engine
 
 
-def _default_generation_reader() -> GenerationReader:
-    from index.store import current_generation
+def _default_generation_reader(settings: Settings) -> GenerationReader:
+    """The `current` symlink, or the Milvus alias when that backend is configured."""
+    from index.backends.factory import current_generation
 
-    return current_generation
+    def read(root: Path) -> str | None:
+        return current_generation(settings.model_copy(update={"index_dir": root}))
+
+    return read
 
 
 def _file_url(api_url: str) -> str:

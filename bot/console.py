@@ -17,15 +17,20 @@ from bot.render import (
     to_plain,
 )
 from bot.texts import Lang, detect_language, texts_for
+from index.conversation import Conversations
 from index.engine import QAEngine
 from index.errors import NewsqaError
 from index.models import Passage
+from index.render import terminal_safe
 from index.settings import Settings
 
 PROMPT = "> "
+_CONSOLE = "console"  # the one conversation a terminal session holds
 _CONSOLE_HELP = {
-    "zh": "终端命令：/more 更多段落 · /src n 第 n 个出处的原文 · /about · /help · /quit",
-    "en": "Console commands: /more · /src n (source n) · /about · /help · /quit",
+    "zh": "终端命令：/more 更多段落 · /src n 第 n 个出处的原文 · /new 重新开始 · /about · /help"
+    " · /quit",
+    "en": "Console commands: /more · /src n (source n) · /new (start afresh) · /about · /help"
+    " · /quit",
 }
 
 
@@ -38,6 +43,11 @@ class ConsoleSession:
     lang: Lang = "zh"
     question: str | None = None
     shown: list[Passage] = field(default_factory=list)
+    conversation: Conversations | None = None  # the last topic, for follow-up questions
+
+    def __post_init__(self) -> None:
+        if self.conversation is None:
+            self.conversation = Conversations(idle_s=self.settings.conversation_idle_s)
 
     def reply(self, line: str) -> str | None:
         """The text to print for one input line, or None to end the conversation."""
@@ -51,6 +61,10 @@ class ConsoleSession:
             return f"{body}\n{_CONSOLE_HELP[self.lang]}"
         if command == "/about":
             return to_plain(about_blocks(self.engine.info, self.lang))
+        if command == "/new":
+            assert self.conversation is not None
+            self.conversation.forget(_CONSOLE)
+            return words.new_conversation
         if command == "/more":
             return self._more()
         if command == "/src":
@@ -67,7 +81,9 @@ class ConsoleSession:
             return words.too_long.format(limit=self.settings.max_question_chars)
         if problem is not None:
             return words.no_words
-        result = self.engine.answer(question)
+        assert self.conversation is not None
+        result = self.engine.answer(question, context=self.conversation.recall(_CONSOLE))
+        self.conversation.remember(_CONSOLE, result)
         self.question = question
         self.shown = list(result.passages[:SOURCES_SHOWN])
         return to_plain(answer_blocks(result, self.lang))
@@ -116,7 +132,8 @@ def chat(
             answer = session.reply(line) if line else None
             if answer is None:
                 break
-            sink.write(answer + "\n\n")
+            # Story text may hold terminal escapes; the terminal shows them, never obeys them.
+            sink.write(terminal_safe(answer) + "\n\n")
     except KeyboardInterrupt:
         pass  # Ctrl-C ends the conversation like /quit, without a traceback
     sink.write("\n")

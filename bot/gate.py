@@ -102,7 +102,8 @@ class AllowList:
     def __init__(self, chat_ids: Collection[int]) -> None:
         self._ids = frozenset(chat_ids)
 
-    def allows(self, chat_id: int) -> bool:
+    def allows(self, chat_id: int | None) -> bool:
+        """None (a button under an inline message: no chat) passes only an empty list."""
         return not self._ids or chat_id in self._ids
 
 

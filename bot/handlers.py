@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from telegram import (
     CallbackQuery,
     Chat,
     ChatMemberUpdated,
+    InlineQuery,
+    InlineQueryResultArticle,
     Message,
     ReplyParameters,
     Update,
@@ -22,6 +24,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.feedback import Feedback, Vote
+from bot.followup import cache_key, cited_chunk, conversation_key, replied_bot_message
 from bot.gate import (
     QuestionProblem,
     RateDecision,
@@ -29,6 +32,7 @@ from bot.gate import (
     question_problem,
     question_text,
 )
+from bot.inline import inline_results
 from bot.render import (
     FEEDBACK_PREFIX,
     MORE_PREFIX,
@@ -44,6 +48,8 @@ from bot.render import (
 )
 from bot.state import BotContext, BotServices
 from bot.texts import Lang, Texts, detect_language, language_of_user, texts_for
+from index.engine import QAEngine
+from index.models import Topic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -133,10 +139,13 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
         return
     # Read the engine once: a reload during the search does not change this answer's index.
     engine = serving.engine
+    conversation = conversation_key(message, user.id)
+    topic = _replied_topic(message, context, engine) or services.conversations.recall(conversation)
+    key = cache_key(question, topic)
     answering = serving.answers.answer(
-        question, lambda: _search(services, lambda: engine.answer(question))
+        key, lambda: _search(services, lambda: engine.answer(question, context=topic))
     )
-    if serving.answers.remembers(question):
+    if serving.answers.remembers(key):
         # Instant: "typing…" would only spend Telegram's 30 messages a second.
         found = await answering
     else:
@@ -144,7 +153,49 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
         if isinstance(searched, BaseException):
             raise searched
         found = searched
-    await _reply(message, render_answer(found, lang))
+    services.conversations.remember(conversation, found)
+    sent = await _reply(message, render_answer(found, lang))
+    if found.topic is not None:
+        for answer in sent:
+            services.answer_topics.remember((answer.chat.id, answer.message_id), found.topic)
+
+
+async def new_conversation(update: Update, context: BotContext) -> None:
+    """/new: forget the last answer's story, so the next question stands on its own."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = _command_language(message, user)
+    if not await _admitted(message, user, context, lang):
+        return
+    context.bot_data.services.conversations.forget(conversation_key(message, user.id))
+    await _reply(message, render_words(texts_for(lang).new_conversation))
+
+
+async def on_inline(update: Update, context: BotContext) -> None:
+    """`@bot question` in any chat: up to three results, cached by Telegram for a while."""
+    query = update.inline_query
+    if query is None:
+        return
+    services = context.bot_data.services
+    question = " ".join(query.query.split())
+    lang = detect_language(question, fallback=language_of_user(query.from_user.language_code))
+    # Results shown to one user are not cached for others when an allow-list restricts users.
+    personal = bool(services.settings.allowed_chats)
+    serving = services.engines.serving
+    problem = question_problem(question, services.settings.max_question_chars)
+    if problem is not None or serving is None:
+        await _answer_inline(query, [], cache_s=0, personal=personal)
+        return
+    if services.rate.take(query.from_user.id) is not RateDecision.ALLOW:
+        await _answer_inline(query, [], cache_s=0, personal=True)
+        return
+    engine = serving.engine
+    found = await serving.answers.answer(
+        question, lambda: _search(services, lambda: engine.answer(question))
+    )
+    cache_s = services.settings.inline_cache_s
+    await _answer_inline(query, inline_results(found, lang), cache_s=cache_s, personal=personal)
 
 
 async def on_source(update: Update, context: BotContext) -> None:
@@ -164,7 +215,7 @@ async def on_source(update: Update, context: BotContext) -> None:
         await _acknowledge(query, texts_for(lang).source_gone, alert=True)
         return
     await _acknowledge(query)
-    await _send(message.chat, render_context(passage), reply_to=message.message_id)
+    await _send(message.chat, render_context(passage, lang), reply_to=message.message_id)
 
 
 async def on_more(update: Update, context: BotContext) -> None:
@@ -218,15 +269,22 @@ async def on_feedback(update: Update, context: BotContext) -> None:
 
 
 async def check_allowed(update: Update, context: BotContext) -> None:
-    """Runs before every handler: chats off the allow-list get a short refusal; groups are left."""
+    """Runs before every handler: chats off the allow-list get a short refusal; groups are left.
+    An inline query has no chat: its user's id (their private chat) must be on the list."""
     chat = update.effective_chat
     services = context.bot_data.services
-    if chat is None or services.allow_list.allows(chat.id):
+    inline = update.inline_query
+    if services.allow_list.allows(inline.from_user.id if inline else chat.id if chat else None):
         return
+    if inline is not None:
+        await _answer_inline(inline, [], cache_s=0, personal=True)
+        raise ApplicationHandlerStop
     user = update.effective_user
     words = texts_for(language_of_user(user.language_code if user else None))
     if update.callback_query is not None:
         await _acknowledge(update.callback_query, words.not_allowed, alert=True)
+    elif chat is None:
+        pass  # nowhere to answer
     elif chat.type == ChatType.PRIVATE:
         message = update.effective_message
         told = user is None or services.rate.take(user.id) is RateDecision.SILENT
@@ -259,7 +317,9 @@ async def _admitted(message: Message, user: User | None, context: BotContext, la
     """Spend one of the user's tokens; when they run out, say so once, then stay silent."""
     if user is None:
         return False
-    decision = context.bot_data.services.rate.take(user.id)
+    # Anonymous admins and channels all post as one shared bot user; their chat tells them apart.
+    sender = message.sender_chat
+    decision = context.bot_data.services.rate.take(sender.id if sender else user.id)
     if decision is RateDecision.NOTIFY:
         await _reply(message, render_words(texts_for(lang).rate_limited))
     return decision is RateDecision.ALLOW
@@ -295,21 +355,51 @@ async def _typing(message: Message) -> None:
         log.debug("typing action failed: %s", exc)
 
 
-async def _reply(message: Message, rendered: Rendered) -> None:
+async def _reply(message: Message, rendered: Rendered) -> list[Message]:
     """Send the messages as replies to `message`, so "更多" can find the question later."""
-    await _send(message.chat, rendered, reply_to=message.message_id)
+    return await _send(message.chat, rendered, reply_to=message.message_id)
 
 
-async def _send(chat: Chat, rendered: Rendered, reply_to: int | None = None) -> None:
+async def _send(chat: Chat, rendered: Rendered, reply_to: int | None = None) -> list[Message]:
     reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     last = len(rendered.messages) - 1
+    sent = []
     for n, text in enumerate(rendered.messages):
-        await chat.send_message(
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_parameters=reply,
-            reply_markup=rendered.keyboard if n == last else None,
+        sent.append(
+            await chat.send_message(
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=reply,
+                reply_markup=rendered.keyboard if n == last else None,
+            )
         )
+    return sent
+
+
+async def _answer_inline(
+    query: InlineQuery,
+    results: Sequence[InlineQueryResultArticle],
+    *,
+    cache_s: int,
+    personal: bool,
+) -> None:
+    """Answer an inline query; one the user has typed past (too old) is dropped quietly."""
+    try:
+        await query.answer(results, cache_time=cache_s, is_personal=personal)
+    except TelegramError as exc:
+        log.debug("could not answer inline query %s: %s", query.id, exc)
+
+
+def _replied_topic(message: Message, context: BotContext, engine: QAEngine) -> Topic | None:
+    """The story of the bot's answer this message replies to, for anyone replying."""
+    replied = replied_bot_message(message, context.bot.id)
+    if replied is None:
+        return None
+    known = context.bot_data.services.answer_topics.get((replied.chat.id, replied.message_id))
+    if known is not None:
+        return known
+    chunk_id = cited_chunk(replied)
+    return engine.topic(chunk_id) if chunk_id else None
 
 
 def _bot_identity(context: BotContext) -> tuple[str, int]:

@@ -27,6 +27,10 @@ class Serving:
 
     engine: QAEngine
     generation: str | None
+    # What `current` named when this engine was loaded. It differs from `generation` when
+    # `current` was refused and an older generation serves instead; comparing with it keeps
+    # the bot from reloading the refused generation at every check.
+    requested: str | None = None
     # Remembered with the engine, so a swap forgets the old index's answers with it.
     answers: AnswerCache = field(default_factory=AnswerCache, compare=False, repr=False)
 
@@ -96,6 +100,8 @@ class IndexReloader:
                 serving = self._holder.serving
                 if generation is None or (serving and generation == serving.generation):
                     return False
+                if serving and generation == serving.requested and not forced:
+                    return False  # `current` is the one refused at the last load
                 if generation == self._refused and not forced:
                     return False
                 log.info("index generation %s is current; loading it", generation)
@@ -140,7 +146,8 @@ class IndexReloader:
         engine = self._load(self._settings)
         loaded = engine.info.generation
         if generation is not None and loaded != generation:
-            # The current pointer moved again while we loaded; the next check picks it up.
-            log.info("loaded generation %s while %s was current", loaded, generation)
+            # `current` was refused (the loader fell back), or moved again while we loaded;
+            # only a change of `current` triggers the next load.
+            log.warning("serving generation %s although %s is current", loaded, generation)
         engine.answer(PROBE_QUESTION)
-        return Serving(engine, loaded)
+        return Serving(engine, loaded, requested=generation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -47,6 +47,10 @@ def answer_blocks(result: QAResult, lang: Lang) -> list[Block]:
     """The answer sentence with its highlight and citation, then up to three sources."""
     words = texts_for(lang)
     blocks: list[Block] = []
+    if result.context is not None:
+        # Said first, so a wrong carry-over is seen before the answer is believed.
+        label = titled(result.context.headline) or result.context.file
+        blocks.append((Segment(words.context_note.format(article=label)),))
     shown = result.passages[:SOURCES_SHOWN]
     if result.answer is None or result.abstained:
         blocks.append((Segment(words.abstain),))
@@ -77,7 +81,8 @@ def more_blocks(passages: Sequence[Passage], offset: int, lang: Lang) -> list[Bl
 
 def context_blocks(context: PassageContext) -> list[Block]:
     """The cited passage with its neighbouring paragraphs; the cited paragraph in bold."""
-    blocks: list[Block] = [(Segment(f"《{context.article}》 · {context.file}", bold=True),)]
+    heading = " · ".join(part for part in (titled(context.article), context.file) if part)
+    blocks: list[Block] = [(Segment(heading, bold=True),)]
     for paragraph in context.paragraphs:
         focus = paragraph.number == context.focus
         blocks.append(
@@ -101,8 +106,14 @@ def about_blocks(info: IndexInfo, lang: Lang) -> list[Block]:
 
 
 def citation(article: str, file: str, paragraph: int) -> str:
-    """The citation line: 《headline》 · file · ¶n."""
-    return f"《{article}》 · {file} · ¶{paragraph}"
+    """The citation line: 《headline》 · file · ¶n, or file · ¶n for an untitled passage."""
+    return " · ".join(part for part in (titled(article), file, f"¶{paragraph}") if part)
+
+
+def titled(headline: str) -> str:
+    """A headline in 《》, or "" when there is none (never an empty 《》)."""
+    headline = headline.strip()
+    return f"《{headline}》" if headline else ""
 
 
 def passage_block(number: int, passage: Passage) -> Block:
@@ -154,9 +165,34 @@ def render_more(passages: Sequence[Passage], offset: int, lang: Lang) -> Rendere
     )
 
 
-def render_context(context: PassageContext) -> Rendered:
-    """The Telegram messages for one "原文" button."""
-    return Rendered(to_html(context_blocks(context)))
+def render_context(context: PassageContext, lang: Lang = "zh") -> Rendered:
+    """The one message for a "原文" button: a paragraph too long for it is cut, with a note,
+    rather than sent as dozens of messages into the chat."""
+    messages = to_html(context_blocks(context))
+    if len(messages) <= 1:
+        return Rendered(messages)
+    note = html.escape(texts_for(lang).passage_cut, quote=False)
+    limit = MESSAGE_LIMIT - _units(note) - 2
+    budget = MESSAGE_LIMIT
+    while True:
+        messages = to_html(context_blocks(cut_context(context, budget)), limit)
+        if len(messages) == 1 or budget == 0:
+            return Rendered((f"{messages[0]}\n\n{note}",))
+        budget = budget * 4 // 5
+
+
+def cut_context(context: PassageContext, budget: int) -> PassageContext:
+    """At most `budget` characters of paragraph text: the cited paragraph first, then its
+    neighbours with what is left."""
+    order = sorted(context.paragraphs, key=lambda p: abs(p.number - context.focus))
+    kept: dict[int, str] = {}
+    for paragraph in order:
+        kept[paragraph.number] = paragraph.text[:budget]
+        budget -= len(kept[paragraph.number])
+    paragraphs = tuple(
+        replace(p, text=kept[p.number]) for p in context.paragraphs if kept[p.number]
+    )
+    return replace(context, paragraphs=paragraphs)
 
 
 def render_words(text: str) -> Rendered:

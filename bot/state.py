@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.feedback import FeedbackLog
+from bot.followup import AnswerTopics
 from bot.gate import AllowList, TokenBucket
 from bot.reload import EngineHolder, IndexReloader
 from bot.systemd import SystemdNotifier
+from index.conversation import Conversations
 from index.settings import Settings
 
 
@@ -27,6 +29,9 @@ class BotServices:
     feedback: FeedbackLog
     searches: asyncio.Semaphore  # bounds searches running in worker threads
     notifier: SystemdNotifier
+    # The last topic per (chat, user), for follow-ups; the topic of each answer sent, for replies.
+    conversations: Conversations = field(default_factory=Conversations)
+    answer_topics: AnswerTopics = field(default_factory=AnswerTopics)
 
 
 class BotState:

@@ -40,6 +40,10 @@ class Texts:
     source_button: str
     more_button: str
     source_gone: str
+    passage_cut: str
+    context_note: str
+    new_conversation: str
+    inline_not_found: str
     question_gone: str
     too_long: str
     no_words: str
@@ -54,6 +58,7 @@ class Texts:
     command_help: str
     command_ask: str
     command_about: str
+    command_new: str
 
 
 ZH = Texts(
@@ -67,6 +72,8 @@ ZH = Texts(
         "· 私聊：直接发送问题。\n"
         "· 群聊：/ask 问题，或 @{bot} 问题，或回复我的消息。\n"
         "· 答案下方的「原文 n」显示出处段落，「更多」列出更多相关段落，👍/👎 反馈答案质量。\n"
+        "· 追问（如“那开到哪天”）接着上一个答案的报道回答；/new 重新开始。\n"
+        "· 在任意聊天输入 @{bot} 问题，可把答案分享出去。\n"
         "· /about 查看索引信息。"
     ),
     about=(
@@ -81,6 +88,10 @@ ZH = Texts(
     source_button="原文 {n}",
     more_button="更多",
     source_gone="这个段落已不在当前索引中，请重新提问。",
+    passage_cut="（原文过长，只显示这一条消息放得下的部分。）",
+    context_note="（接上文：{article}）",
+    new_conversation="好的，重新开始：下一个问题不再接上文。",
+    inline_not_found="没有找到答案",
     question_gone="找不到原来的问题了，请重新提问。",
     too_long="问题太长了（最多 {limit} 个字），请精简后再问。",
     no_words="请用文字提问，我才能在报道里查找。",
@@ -95,6 +106,7 @@ ZH = Texts(
     command_help="使用说明",
     command_ask="提问（群聊中使用）",
     command_about="索引信息",
+    command_new="重新开始（不接上文）",
 )
 
 EN = Texts(
@@ -109,6 +121,9 @@ EN = Texts(
         "· Group: /ask question, or @{bot} question, or reply to my message.\n"
         "· Under an answer, “Source n” shows the passage, “More” lists further passages, "
         "👍/👎 rates the answer.\n"
+        "· A follow-up (“and until when?”) is answered from the last answer's story; /new "
+        "starts afresh.\n"
+        "· Type @{bot} question in any chat to share an answer.\n"
         "· /about shows the index."
     ),
     about=(
@@ -123,6 +138,10 @@ EN = Texts(
     source_button="Source {n}",
     more_button="More",
     source_gone="That passage is no longer in the index; please ask again.",
+    passage_cut="(The passage is too long for one message; it is cut here.)",
+    context_note="(Following on from: {article})",
+    new_conversation="OK, starting afresh: the next question stands on its own.",
+    inline_not_found="No answer found",
     question_gone="I cannot find the original question any more; please ask again.",
     too_long="That question is too long (at most {limit} characters); please shorten it.",
     no_words="Please ask in words so I can search the stories.",
@@ -137,6 +156,7 @@ EN = Texts(
     command_help="How to use",
     command_ask="Ask a question (in groups)",
     command_about="About the index",
+    command_new="Start afresh (forget the last answer)",
 )
 
 TEXTS: dict[Lang, Texts] = {"zh": ZH, "en": EN}

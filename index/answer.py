@@ -37,7 +37,9 @@ __all__ = [
     "QuestionType",
     "abstention_reason",
     "extract_answer",
+    "quote_span",
     "romanised_names",
+    "sentence_bounds",
     "should_abstain",
     "split_sentences",
 ]
@@ -66,25 +68,58 @@ _QUOTED = re.compile(r"“[^“”]{1,160}”")
 _SPEAKER_FOLLOWS = re.compile(r"^[\u4e00-\u9fff·]{1,10}?(?:说|表示|介绍|坦言|感慨|告诉|强调|指出)")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of `text`; an end mark inside a short “quotation” does not end the sentence,
-    so the speaker after the quote stays with what was said."""
+def sentence_bounds(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each sentence of `text`, surrounding spaces excluded; an end mark inside
+    a short “quotation” does not end the sentence, so the speaker after the quote stays with
+    what was said."""
     protected = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
-    sentences: list[str] = []
+    bounds: list[tuple[int, int]] = []
     start = 0
+
+    def add(a: int, b: int) -> None:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            bounds.append((a, b))
+
     for match in _SENTENCE_END.finditer(text):
         if any(left < match.start() and match.end() < right for left, right in protected):
             continue
         if match.group(0).endswith("”") and _SPEAKER_FOLLOWS.match(text[match.end() :]):
             continue
-        piece = text[start : match.end()].strip()
-        if piece:
-            sentences.append(piece)
+        add(start, match.end())
         start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
+    add(start, len(text))
+    return bounds
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in sentence_bounds(text)]
+
+
+# A sentence shorter than this is quoted with the one before it: it rarely stands alone.
+_SHORT_SENTENCE = 40
+
+
+def quote_span(text: str, start: int, end: int, max_chars: int = 300) -> tuple[str, str]:
+    """The answer as quoted from `text`: the sentence(s) holding the span [start, end) (with
+    the previous sentence when short), cut to `max_chars` around the span; and the highlight,
+    exactly as written."""
+    highlight = text[start:end]
+    bounds = sentence_bounds(text) or [(0, len(text))]
+    first = next((i for i, (_, b) in enumerate(bounds) if b > start), len(bounds) - 1)
+    last = next((i for i, (_, b) in enumerate(bounds) if b >= end), len(bounds) - 1)
+    a, b = bounds[first][0], bounds[last][1]
+    if b - a < _SHORT_SENTENCE and first > 0 and b - bounds[first - 1][0] <= max_chars:
+        a = bounds[first - 1][0]
+    a, b = min(a, start), max(b, end)
+    if b - a > max_chars:
+        a = max(a, min(start - (max_chars - (end - start)) // 3, b - max_chars))
+        a = min(a, start)
+        b = min(b, max(end, a + max_chars))
+    return text[a:b], highlight
 
 
 _CLAUSE_SPLIT = re.compile(r"[,，:：;；。！？!?“”‘’《》()（）\n]")

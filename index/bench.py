@@ -44,7 +44,6 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
     from index.build import build_generation
     from index.embedding import embedder_for
     from index.evaluate import NaiveBaseline
-    from index.service import load_engine
 
     with tempfile.TemporaryDirectory(prefix="newsqa-bench-") as tmp:
         root = Path(tmp)
@@ -66,10 +65,7 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
         rebuild = build_generation(local, embedder=embedder)
         rebuild_s = time.perf_counter() - started
 
-        engine = load_engine(local, embedder=embedder)
-        for question in LATENCY_QUESTIONS:  # warm-up: jieba, caches
-            engine.answer(question)
-        ours = [engine.answer(q).elapsed_ms for _ in range(rounds) for q in LATENCY_QUESTIONS]
+        answerers = _answer_latencies(local, embedder, rounds)
         naive = NaiveBaseline(docs, embedder)
         theirs = [naive.answer(q).elapsed_ms for _ in range(rounds) for q in LATENCY_QUESTIONS]
     return {
@@ -78,9 +74,43 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
         "rebuild_one_story_s": round(rebuild_s, 2),
         "rebuild_embedded_chunks": rebuild.embedded,
         "rebuild_vs_cold": round(rebuild_s / cold_s, 3),
-        "query_newsqa": _percentiles(ours),
+        **answerers,
         "query_naive_baseline": _percentiles(theirs),
     }
+
+
+def _answer_latencies(settings: Settings, embedder: Any, rounds: int) -> dict[str, Any]:
+    """End-to-end answers with each answer stage, and retrieval alone, on one index."""
+    from index.service import load_engine
+
+    engine = load_engine(settings, embedder=embedder)
+    search = [
+        _timed_ms(lambda q=q: engine.search(q, settings.candidates))
+        for _ in range(rounds)
+        for q in LATENCY_QUESTIONS
+    ]
+    out: dict[str, Any] = {"answerer": settings.answerer, "retrieval_only": _percentiles(search)}
+    for answerer in ("rules", "reader"):
+        started = time.perf_counter()
+        try:
+            local = settings.model_copy(update={"answerer": answerer})
+            engine = load_engine(local, embedder=embedder)
+        except Exception as exc:  # a missing trained reader is reported, not fatal
+            out[f"query_{answerer}"] = {"error": str(exc)}
+            continue
+        load_s = time.perf_counter() - started
+        for question in LATENCY_QUESTIONS:  # warm-up: jieba, caches
+            engine.answer(question)
+        times = [engine.answer(q).elapsed_ms for _ in range(rounds) for q in LATENCY_QUESTIONS]
+        out[f"query_{answerer}"] = {**_percentiles(times), "load_s": round(load_s, 2)}
+    out["query_newsqa"] = out[f"query_{settings.answerer}"]
+    return out
+
+
+def _timed_ms(work: Any) -> float:
+    started = time.perf_counter()
+    work()
+    return (time.perf_counter() - started) * 1000
 
 
 def scale_once(
@@ -175,8 +205,16 @@ def format_report(report: dict[str, Any]) -> str:
         f"rebuild, one story changed: {corpus['rebuild_one_story_s']} s "
         f"({corpus['rebuild_embedded_chunks']} chunks embedded; "
         f"{corpus['rebuild_vs_cold']}x of cold)",
-        "warm query, end to end:     p50 {p50_ms} ms / p95 {p95_ms} ms".format(
-            **corpus["query_newsqa"]
+        "retrieval alone:            p50 {p50_ms} ms / p95 {p95_ms} ms".format(
+            **corpus["retrieval_only"]
+        ),
+        *(
+            f"warm answer, {name:<7} end to end: p50 {row['p50_ms']} ms / p95 {row['p95_ms']} ms"
+            f" (engine load {row['load_s']} s){' <- serving' if name == corpus['answerer'] else ''}"
+            if "p50_ms" in row
+            else f"warm answer, {name}: unavailable ({row['error']})"
+            for name in ("rules", "reader")
+            for row in [corpus[f"query_{name}"]]
         ),
         "  naive baseline (same run): p50 {p50_ms} ms / p95 {p95_ms} ms".format(
             **corpus["query_naive_baseline"]

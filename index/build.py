@@ -18,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from index.backends.uri import backend_spec, index_root
 from index.chunking import chunk_articles, retrieval_text
 from index.cleaning import split_articles
 from index.crosslingual import CrossLingualLexicon, corpus_words_and_pairs
 from index.dense import build_dense_index, choose_index_type, save_dense_index
 from index.embedding import Embedder, EmbeddingCache, embed_passages_cached, embedder_for
-from index.errors import BuildError, NewsqaError
+from index.errors import BuildBusyError, BuildError, NewsqaError
 from index.lexical import build_bm25, save_bm25
-from index.loading import load_pages
+from index.loading import LoadReport, load_pages
 from index.models import Article, Chunk
 from index.settings import Settings
 from index.store import (
@@ -46,6 +47,15 @@ ARTICLES_FILE = "articles.jsonl"
 DENSE_FILE = "dense.faiss"
 CHUNK_BM25_DIR = "bm25_chunks"
 ARTICLE_BM25_DIR = "bm25_articles"
+# What a generation must hold, each covered by a checksum in its manifest.
+GENERATION_FILES = (
+    DENSE_FILE,
+    CHUNK_BM25_DIR,
+    ARTICLE_BM25_DIR,
+    CHUNKS_FILE,
+    ARTICLES_FILE,
+    LEXICON_FILE,
+)
 LEAD_CHARS = 40
 
 
@@ -92,11 +102,69 @@ def build_lock(index_root: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise BuildError(f"another build is running on {index_root}") from exc
+            raise BuildBusyError(f"another build is running on {index_root}") from exc
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class PreparedCorpus:
+    """Stories read, cut, chunked and embedded: what every backend indexes."""
+
+    report: LoadReport
+    skipped: tuple[tuple[str, str], ...]
+    articles: list[Article]
+    chunks: list[Chunk]
+    model: Embedder
+    texts: list[str]
+    vectors: np.ndarray
+    embedded: int
+
+
+def check_docs_dir(docs_dir: Path) -> None:
+    if docs_dir.exists() and not docs_dir.is_dir():
+        raise BuildError(f"story directory {docs_dir} is a file, not a directory")
+    if not docs_dir.is_dir():
+        raise BuildError(f"story directory {docs_dir} does not exist")
+
+
+def prepare_corpus(
+    settings: Settings, progress: bool = False, embedder: Embedder | None = None
+) -> PreparedCorpus:
+    """Read, clean, chunk and embed the stories (the cache embeds only what changed)."""
+    docs_dir = settings.docs_dir
+    report = load_pages(
+        docs_dir,
+        max_bytes=settings.max_story_bytes,
+        follow_outside_symlinks=settings.follow_outside_symlinks,
+    )
+    skipped = tuple((s.file, s.reason) for s in report.skipped)
+    if not report.pages:
+        raise BuildError(f"no readable stories in {docs_dir} ({len(skipped)} skipped)")
+    articles = [a for page in report.pages for a in split_articles(page)]
+    chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
+    if not chunks:
+        raise BuildError(f"the stories in {docs_dir} hold no text to index")
+
+    try:
+        model = embedder or embedder_for(settings)
+    except NewsqaError as exc:
+        raise BuildError(str(exc)) from exc
+    leads = [article_lead(articles[row]) for row in chunk_article_rows(chunks, articles)]
+    texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
+    cache = EmbeddingCache.open(
+        settings.cache_dir / "embeddings.sqlite", settings.cache_lock_timeout_s
+    )
+    try:
+        vectors, embedded = embed_passages_cached(
+            model, texts, cache, settings.embed_batch_size, progress=progress
+        )
+    finally:
+        if cache is not None:
+            cache.close()
+    return PreparedCorpus(report, skipped, articles, chunks, model, texts, vectors, embedded)
 
 
 def build_generation(
@@ -104,34 +172,29 @@ def build_generation(
     progress: bool = False,
     embedder: Embedder | None = None,
 ) -> BuildSummary:
-    """Build from `settings.docs_dir` into a new generation under `settings.index_dir`."""
-    started = time.perf_counter()
-    docs_dir = settings.docs_dir
-    if not docs_dir.is_dir():
-        raise BuildError(f"story directory {docs_dir} does not exist")
-    with build_lock(settings.index_dir):
-        report = load_pages(docs_dir)
-        skipped = tuple((s.file, s.reason) for s in report.skipped)
-        if not report.pages:
-            raise BuildError(f"no readable stories in {docs_dir} ({len(skipped)} skipped)")
-        articles = [a for page in report.pages for a in split_articles(page)]
-        chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
-        if not chunks:
-            raise BuildError(f"the stories in {docs_dir} hold no text to index")
+    """Build from `settings.docs_dir` into a new generation under `settings.index_dir`, or into
+    the engine NEWSQA_BACKEND names."""
+    if not backend_spec(settings).embedded:
+        from index.backends.building import build_into_backend
 
-        try:
-            model = embedder or embedder_for(settings)
-        except NewsqaError as exc:
-            raise BuildError(str(exc)) from exc
-        leads = [article_lead(articles[row]) for row in chunk_article_rows(chunks, articles)]
-        texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
-        cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
-        try:
-            vectors, embedded = embed_passages_cached(
-                model, texts, cache, settings.embed_batch_size, progress=progress
-            )
-        finally:
-            cache.close()
+        return build_into_backend(settings, progress, embedder)
+    settings = settings.model_copy(update={"index_dir": index_root(settings)})
+    started = time.perf_counter()
+    check_docs_dir(settings.docs_dir)
+    with build_lock(settings.index_dir):
+        corpus = prepare_corpus(settings, progress, embedder)
+        report, skipped, articles, chunks = (
+            corpus.report,
+            corpus.skipped,
+            corpus.articles,
+            corpus.chunks,
+        )
+        model, texts, vectors, embedded = (
+            corpus.model,
+            corpus.texts,
+            corpus.vectors,
+            corpus.embedded,
+        )
 
         staging = staging_directory(settings.index_dir)
         try:

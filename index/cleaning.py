@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from index.containment import Containment, contained_keys
 from index.models import Article, Page, Paragraph
 
 # Longest line still taken for a headline, kicker or subhead (longer ones are body text).
 MAX_HEADLINE_CHARS = 32
 MAX_BYLINE_CHARS = 40
+# Column labels (`民生焦点`, `时讯快递`) are a few characters on a line of their own.
+MAX_LABEL_CHARS = 6
 # A photo story is a headline, a few paragraphs, then a caption or credit.
 MAX_PHOTO_STORY_PARAGRAPHS = 3
 # Blocks looked at after a headline group to decide whether it opens an article.
@@ -28,6 +32,8 @@ MIN_REPEATED_SENTENCE_CHARS = 15
 # must fit a headline, both ways, before the two headlines are taken as printed crosswise.
 MIN_SWAP_GAIN = 0.2
 MIN_HEADING_BIGRAMS = 6
+# A heading with more character pairs than this is matched against a set of the body's pairs.
+MAX_SCANNED_PAIRS = 64
 # Shorter paragraphs are too generic to be dropped for being contained in another one.
 MIN_CONTAINED_CHARS = 10
 
@@ -40,9 +46,15 @@ BLANK_LINE = re.compile(r"\n\s*\n")
 SENTENCE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”’」』）)]*|$)|[。！？!?]+")
 HEADING_MARK = re.compile(r"^(#{1,6})(?=[^#])\s*")
 SPACES = re.compile(r"\s+")
+# What `str.isalnum` rejects: `\w` is exactly isalnum() plus the underscore.
+NOT_ALNUM = re.compile(r"[\W_]+")
 SENTENCE_PUNCTUATION = re.compile(r"[。！？!?；;…]")
-TRAILING_NOTE = re.compile(r"[(（][^()（）]{1,12}[)）]$")
-TRAILING_CLOSERS = re.compile(f"[{CLOSING_MARKS}]+$")
+# `…(完)`, `…（记者 甲）`: a note after the last sentence, at most this long inside its brackets.
+MAX_NOTE_CHARS = 12
+TRAILING_NOTE = re.compile(rf"[(（][^()（）]{{1,{MAX_NOTE_CHARS}}}[)）]$")
+NOTE_SPAN = MAX_NOTE_CHARS + 2
+# Final characters of a paragraph read to tell whether it ends a sentence (see `ends_sentence`).
+TAIL_CHARS = 64
 BYLINE = re.compile(
     r"^(?:本[报報])?(?:特约|特約|见习|見習)?(?:记者|記者|通讯员|通訊員)\s*[:：]?\s*[\u4e00-\u9fff·]"
 )
@@ -130,12 +142,14 @@ class Draft:
     pieces: tuple[Piece, ...]
 
 
-def split_articles(page: Page) -> list[Article]:
-    """Cut one page into cleaned articles whose paragraph numbers point into the file."""
+def split_articles(page: Page, containment: Containment = contained_keys) -> list[Article]:
+    """Cut one page into cleaned articles whose paragraph numbers point into the file.
+
+    `containment` finds fragments of longer paragraphs; the bench passes the old pairwise one."""
     blocks = split_blocks(page.text)
     drafts = [draft_article(section) for section in split_sections(blocks)]
     drafts = swap_crossed_headlines(drafts)
-    drafts = drop_repeated_sentences(dedupe_pieces(drafts))
+    drafts = drop_repeated_sentences(dedupe_pieces(drafts, containment))
     return [
         Article(
             file=page.file,
@@ -176,10 +190,7 @@ def strip_heading_mark(line: str) -> tuple[int, str]:
 
 def join_wrapped_lines(lines: Sequence[str]) -> str:
     """Hard-wrapped lines of one block: Chinese joins without a space, Latin with one."""
-    joined = lines[0]
-    for line in lines[1:]:
-        joined = join_cut_text(joined, line)
-    return SPACES.sub(" ", joined)
+    return SPACES.sub(" ", join_cut_texts(lines))
 
 
 # ---------------------------------------------------------------- block kinds
@@ -232,11 +243,24 @@ def brackets_balanced(text: str) -> bool:
 
 def ends_sentence(text: str) -> bool:
     """Whether a paragraph ends where a sentence ends (else a column break may have cut it)."""
-    text = TRAILING_NOTE.sub("", text.rstrip())
-    stripped = TRAILING_CLOSERS.sub("", text)
-    if stripped != text:
-        return stripped[-1:] in SENTENCE_END or not stripped
-    return text[-1:] in SENTENCE_END
+    end = deciding_end(text)
+    return end == 0 or text[end - 1] in SENTENCE_END
+
+
+def deciding_end(text: str) -> int:
+    """Where the text ends once trailing spaces, a bracketed note and closing quotes are off.
+
+    Reads only those final characters, never the whole text: a paragraph being rejoined from
+    thousands of cut lines is asked this after every line."""
+    end = len(text)
+    while end and text[end - 1].isspace():
+        end -= 1
+    note = TRAILING_NOTE.search(text, max(0, end - NOTE_SPAN), end)
+    if note:
+        end = note.start()
+    while end and text[end - 1] in CLOSING_MARKS:
+        end -= 1
+    return end
 
 
 def split_dateline(text: str) -> tuple[str, str]:
@@ -381,6 +405,7 @@ def draft_article(section: Section) -> Draft:
     bylines: list[str] = []
     pieces = [Piece(block.number, block.text, Role.SUBTITLE) for block in subtitles]
     subheads_allowed = True  # short news (opened by a dateline) has no subheads
+    has_body = False
     i = 0
     blocks = section.blocks
     while i < len(blocks):
@@ -397,18 +422,31 @@ def draft_article(section: Section) -> Draft:
                 subheads_allowed = False
             if text:
                 pieces.append(Piece(block.number, text, Role.BODY))
+                has_body = True
         elif kind is BlockKind.HEADLINE:
             end = i
             while end < len(blocks) and classify_block(blocks[end]) is BlockKind.HEADLINE:
                 end += 1
             group = blocks[i:end]
-            if not any(p.role is Role.BODY for p in pieces):
+            if not has_body:
                 group = group[1:]  # a label between byline and lead (`聚焦 巴宜`), not a subhead
             pieces.extend(inner_heading_pieces(group, subheads_allowed=subheads_allowed))
             i = end
             continue
         i += 1
+    if is_column_label(section.heading, "".join(p.text for p in pieces)):
+        headline = ""  # cited as `file · ¶n`, never under the column's name
     return Draft(headline=headline, byline=" ".join(bylines), pieces=tuple(repair_breaks(pieces)))
+
+
+def is_column_label(heading: Sequence[Block], body: str) -> bool:
+    """A lone short heading that shares no character pair with the story under it
+    (`民生焦点` above a dateline) names the page's column, not the story."""
+    if len(heading) != 1:
+        return False
+    text = heading[0].text
+    short = len(text) <= MAX_LABEL_CHARS and " " not in text
+    return short and not char_bigrams(text) & char_bigrams(body)
 
 
 def inner_heading_pieces(group: Sequence[Block], *, subheads_allowed: bool) -> list[Piece]:
@@ -422,29 +460,67 @@ def inner_heading_pieces(group: Sequence[Block], *, subheads_allowed: bool) -> l
 
 
 def repair_breaks(pieces: Sequence[Piece]) -> list[Piece]:
-    """Join a paragraph cut mid-sentence by a column break to its continuation."""
+    """Join a paragraph cut mid-sentence by a column break to its continuation.
+
+    Each repaired paragraph keeps the texts it is made of and is joined once at the end, so a
+    paragraph cut into n lines costs n, not n² (a story without sentence ends is one such)."""
     repaired: list[Piece] = []
+    parts: list[list[str]] = []  # the texts each repaired piece is joined from
     held: list[Piece] = []  # captions printed at the break, put back after the paragraph
     for piece in pieces:
         last = repaired[-1] if repaired else None
-        if last is not None and last.role in JOINABLE and not ends_sentence(last.text):
+        if last is not None and last.role in JOINABLE and not texts_end_sentence(parts[-1]):
             if piece.role is Role.CAPTION:
                 held.append(piece)
                 continue
             if piece.role in JOINABLE:
-                repaired[-1] = Piece(last.number, join_cut_text(last.text, piece.text), Role.BODY)
+                repaired[-1] = replace(last, role=Role.BODY)
+                parts[-1].append(piece.text)
                 continue
         repaired.extend(held)
+        parts.extend([p.text] for p in held)
         held = []
         repaired.append(piece)
+        parts.append([piece.text])
     repaired.extend(held)
-    return repaired
+    parts.extend([p.text] for p in held)
+    return [
+        replace(p, text=join_cut_texts(texts)) for p, texts in zip(repaired, parts, strict=True)
+    ]
 
 
-def join_cut_text(head: str, tail: str) -> str:
-    """Glue the two halves of a cut paragraph; only Latin words need a space between."""
-    glue = " " if is_latin_letter(head[-1:]) and is_latin_letter(tail[:1]) else ""
-    return head + glue + tail
+def texts_end_sentence(texts: Sequence[str]) -> bool:
+    """`ends_sentence` of the texts joined, read from the last `TAIL_CHARS` characters.
+
+    The whole text is joined only when those are all spaces, closing marks or a note."""
+    tail: list[str] = []
+    size = 0
+    whole = True
+    for text in reversed(texts):
+        if size >= TAIL_CHARS:
+            whole = False
+            break
+        kept = text[size - TAIL_CHARS :]
+        whole = whole and len(kept) == len(text)
+        tail.append(kept)
+        size += len(kept)
+    window = join_cut_texts(reversed(tail))  # a suffix of the whole joined text
+    end = deciding_end(window)
+    if end < NOTE_SPAN and not whole:  # what decides may lie further back
+        return ends_sentence(join_cut_texts(texts))
+    return end == 0 or window[end - 1] in SENTENCE_END
+
+
+def join_cut_texts(texts: Iterable[str]) -> str:
+    """Glue the pieces of a cut paragraph in one pass; only Latin words need a space between."""
+    joined: list[str] = []
+    last = ""
+    for text in texts:
+        if is_latin_letter(last) and is_latin_letter(text[:1]):
+            joined.append(" ")
+        joined.append(text)
+        last = text[-1:] or last
+    return "".join(joined)
 
 
 def is_latin_letter(ch: str) -> bool:
@@ -470,10 +546,10 @@ def swap_crossed_headlines(drafts: Sequence[Draft]) -> list[Draft]:
 
 def headlines_crossed(first: Draft, second: Draft) -> bool:
     """Each headline fits the neighbour's body clearly better than its own."""
-    head_1, head_2 = heading_text(first), heading_text(second)
-    if min(len(char_bigrams(head_1)), len(char_bigrams(head_2))) < MIN_HEADING_BIGRAMS:
+    head_1, head_2 = char_bigrams(heading_text(first)), char_bigrams(heading_text(second))
+    if min(len(head_1), len(head_2)) < MIN_HEADING_BIGRAMS:
         return False
-    body_1, body_2 = body_text(first), body_text(second)
+    body_1, body_2 = match_key(body_text(first)), match_key(body_text(second))
     return (
         headline_affinity(head_1, body_2) >= headline_affinity(head_1, body_1) + MIN_SWAP_GAIN
         and headline_affinity(head_2, body_1) >= headline_affinity(head_2, body_2) + MIN_SWAP_GAIN
@@ -493,14 +569,24 @@ def body_text(draft: Draft) -> str:
 
 def char_bigrams(text: str) -> set[str]:
     """Character pairs: word overlap for Chinese without a tokenizer."""
-    key = match_key(text)
+    return key_bigrams(match_key(text))
+
+
+def key_bigrams(key: str) -> set[str]:
+    """The character pairs of text already reduced by `match_key`."""
     return {key[i : i + 2] for i in range(len(key) - 1)}
 
 
-def headline_affinity(heading: str, body: str) -> float:
-    """Share of the heading's character pairs that the body uses."""
-    pairs = char_bigrams(heading)
-    return len(pairs & char_bigrams(body)) / len(pairs) if pairs else 0.0
+def headline_affinity(heading_pairs: AbstractSet[str], body_key: str) -> float:
+    """Share of the heading's character pairs that the body (its `match_key`) uses.
+
+    A substring test per pair rather than a set of the body's pairs: a long body is scanned in
+    C instead of being cut into one Python string per character (unless the heading is long)."""
+    if not heading_pairs:
+        return 0.0
+    if len(heading_pairs) > MAX_SCANNED_PAIRS:
+        return len(heading_pairs & key_bigrams(body_key)) / len(heading_pairs)
+    return sum(pair in body_key for pair in heading_pairs) / len(heading_pairs)
 
 
 def swap_headings(first: Draft, second: Draft) -> tuple[Draft, Draft]:
@@ -523,13 +609,15 @@ def swap_headings(first: Draft, second: Draft) -> tuple[Draft, Draft]:
 
 def match_key(text: str) -> str:
     """Text reduced to letters and digits, so spacing and punctuation variants compare equal."""
-    return "".join(ch for ch in text if ch.isalnum()).lower()
+    return NOT_ALNUM.sub("", text).lower()
 
 
-def dedupe_pieces(drafts: Sequence[Draft]) -> list[Draft]:
+def dedupe_pieces(
+    drafts: Sequence[Draft], containment: Containment = contained_keys
+) -> list[Draft]:
     """Drop repeated paragraphs (first occurrence kept) and fragments contained in another."""
     keys = [[match_key(piece.text) for piece in draft.pieces] for draft in drafts]
-    all_keys = [key for draft_keys in keys for key in draft_keys]
+    contained = containment([key for draft_keys in keys for key in draft_keys], MIN_CONTAINED_CHARS)
     seen: set[str] = set()
     deduped: list[Draft] = []
     for draft, draft_keys in zip(drafts, keys, strict=True):
@@ -537,19 +625,12 @@ def dedupe_pieces(drafts: Sequence[Draft]) -> list[Draft]:
         for piece, key in zip(draft.pieces, draft_keys, strict=True):
             if not key or key in seen:
                 continue
-            if piece.role not in (Role.SUBHEAD, Role.SUBTITLE) and is_contained(key, all_keys):
+            if piece.role not in (Role.SUBHEAD, Role.SUBTITLE) and key in contained:
                 continue
             seen.add(key)
             kept.append(piece)
         deduped.append(replace(draft, pieces=tuple(kept)))
     return deduped
-
-
-def is_contained(key: str, others: Iterable[str]) -> bool:
-    """Whether a paragraph is a leftover fragment of a longer paragraph on the same page."""
-    return len(key) >= MIN_CONTAINED_CHARS and any(
-        len(other) > len(key) and key in other for other in others
-    )
 
 
 def drop_repeated_sentences(drafts: Sequence[Draft]) -> list[Draft]:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import json
+import errno
 import logging
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 
 from index.errors import NewsqaError
+from index.failures import describe_failure
 from index.settings import Settings
+
+if TYPE_CHECKING:
+    from index.conversation import Conversations
+    from index.models import QAResult
+    from index.service import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -61,8 +68,48 @@ def embedder_option(func: F) -> F:
     )(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+class CommandFailed(click.ClickException):
+    """One `Error: …` line on stderr, with the exit status of its cause."""
+
+    def __init__(self, message: str, exit_status: int) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+    # click declares exit_code a class variable; a property gives each instance its own.
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        return self.exit_status
+
+
+def _failed(exc: BaseException) -> CommandFailed:
+    """The one-line form of any error; with -v the traceback comes first, on stderr."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.find_root().params.get("verbose"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    failure = describe_failure(exc)
+    return CommandFailed(failure.message, failure.exit_status)
+
+
+class NewsqaGroup(click.Group):
+    """Every failure under `newsqa` ends in one line, never a traceback (unless -v)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # click's own handling: stdout closed early
+                raise
+            raise _failed(exc) from exc
+        except (Exception, MemoryError) as exc:
+            raise _failed(exc) from exc
+
+
+@click.group(cls=NewsqaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging, and tracebacks on errors.")
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """Answer questions about news stories with cited passages.
@@ -107,19 +154,33 @@ def index_build(
 @click.pass_context
 def index_list(ctx: click.Context, index_dir: Path | None) -> None:
     """List generations with build time and counts; * marks the one serving."""
-    from index.store import list_generations
+    from index.backends.factory import list_generations
 
     settings = _settings(ctx, index_dir=index_dir)
-    rows = _run(lambda: list_generations(settings.index_dir))
+    rows = _run(lambda: list_generations(settings))
     if not rows:
-        click.echo(f"no generations under {settings.index_dir}")
+        click.echo(f"no generations under {settings.backend or settings.index_dir}")
         return
+    refused = _refused_generations(settings)
     for current, info in rows:
-        mark = "*" if current else " "
+        reason = refused.get(info.generation)
+        mark = "!" if reason else "*" if current else " "
         click.echo(
             f"{mark} {info.generation}  built {info.built_at}  {info.stories} stories  "
             f"{info.articles} articles  {info.chunks} chunks  {info.embedder} ({info.index_type})"
+            + (f"  refused: {reason}" if reason else "")
         )
+
+
+def _refused_generations(settings: Settings) -> dict[str, str]:
+    """Generations on disk that loading would refuse, with why (`!` in `index list`)."""
+    from index.backends.uri import backend_spec
+    from index.build import GENERATION_FILES
+    from index.store import serving_generation
+
+    if not backend_spec(settings).embedded:
+        return {}
+    return serving_generation(settings.index_dir, GENERATION_FILES)[1]
 
 
 @index_group.command("rollback")
@@ -127,10 +188,10 @@ def index_list(ctx: click.Context, index_dir: Path | None) -> None:
 @click.pass_context
 def index_rollback(ctx: click.Context, index_dir: Path | None) -> None:
     """Switch back to the generation before the current one."""
-    from index.store import rollback
+    from index.backends.factory import rollback
 
     settings = _settings(ctx, index_dir=index_dir)
-    generation = _run(lambda: rollback(settings.index_dir))
+    generation = _run(lambda: rollback(settings))
     click.echo(f"now serving {generation}")
 
 
@@ -139,8 +200,9 @@ def index_rollback(ctx: click.Context, index_dir: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per answer.")
 @click.option(
     "--batch",
-    type=click.File("r", encoding="utf-8"),
-    help="Read one question a line ('-' for stdin); answers come out in the same order.",
+    type=click.File("rb"),
+    help='Read one question a line (\'-\' for stdin), plain or JSON {"question", "chat"}; '
+    "one answer per line, in the same order.",
 )
 @index_option
 @click.pass_context
@@ -148,24 +210,60 @@ def ask(
     ctx: click.Context,
     question: str | None,
     as_json: bool,
-    batch: Any,
+    batch: BinaryIO | None,
     index_dir: Path | None,
 ) -> None:
     """Answer QUESTION (or every line of --batch) from the current index."""
-    from index.render import render_text
+    from index.batch import checked_question
     from index.service import load_engine
 
     if (question is None) == (batch is None):
         raise click.UsageError("give either a QUESTION or --batch FILE")
+    if question is not None:
+        question = _run(partial(checked_question, question))
     settings = _settings(ctx, index_dir=index_dir)
     engine = _run(lambda: load_engine(settings))
-    questions = [question] if question is not None else [line.rstrip("\n") for line in batch]
-    for q in questions:
-        result = engine.answer(q)
+    if question is not None:
+        _echo_answer(engine.answer(question), as_json)
+        return
+    assert batch is not None
+    from index.conversation import Conversations
+
+    # Lines with the same `chat` follow one another in file order, as one user would ask.
+    chats = Conversations(idle_s=float("inf"))
+    # Binary lines split on b"\n" only: answers stay aligned with the lines they answer.
+    for number, raw in enumerate(batch, start=1):
+        _answer_line(engine, raw, number, as_json, chats)
+
+
+def _echo_answer(result: QAResult, as_json: bool) -> None:
+    from index.render import json_line, render_text
+
+    click.echo(json_line(result.to_json()) if as_json else render_text(result))
+
+
+def _answer_line(
+    engine: Engine, raw: bytes, number: int, as_json: bool, chats: Conversations
+) -> None:
+    """Answer one --batch line; a line that cannot be read or answered still gets its line."""
+    from index.batch import batch_question, failed_answer, question_from_line, shown_line
+    from index.render import json_line, terminal_safe
+
+    try:
+        asked = batch_question(question_from_line(raw, number))
+        context = chats.recall(asked.chat) if asked.chat is not None else None
+        result = engine.answer(asked.question, context=context)
+        if asked.chat is not None:
+            chats.remember(asked.chat, result)
+    except Exception as exc:
+        error = describe_failure(exc).message
+        log.warning("--batch %s", error if error.startswith("line ") else f"line {number}: {error}")
         if as_json:
-            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            click.echo(json_line(failed_answer(shown_line(raw), error)))
         else:
-            click.echo(render_text(result))
+            click.echo(terminal_safe(f"[line {number}] {error}"))
+        return
+    _echo_answer(result, as_json)
 
 
 @main.command("eval")
@@ -178,7 +276,17 @@ def ask(
 )
 @docs_option
 @embedder_option
-@click.option("--no-baseline", is_flag=True, help="Skip the naive-recipe baseline.")
+@click.option("--no-baseline", is_flag=True, help="Skip the rule and naive-recipe baselines.")
+@click.option(
+    "--reading",
+    is_flag=True,
+    help="Reading comprehension: read each question's gold story only (EM / F1).",
+)
+@click.option(
+    "--answerer",
+    type=click.Choice(["reader", "rules"]),
+    help="Answer stage (env NEWSQA_ANSWERER).",
+)
 @click.option("--details", type=click.Path(path_type=Path), help="Write per-question JSONL here.")
 @click.pass_context
 def eval_command(
@@ -187,14 +295,18 @@ def eval_command(
     docs_dir: Path | None,
     embedder: str | None,
     no_baseline: bool,
+    reading: bool,
+    answerer: str | None,
     details: Path | None,
 ) -> None:
-    """Score newsqa (and the naive baseline) on a QA set, side by side."""
+    """Score newsqa and its baselines (rule extractor, naive recipe) on a QA set, side by side."""
     from index.evaluate import run_evaluation
 
-    settings = _settings(ctx, docs_dir=docs_dir, embedder=embedder)
+    settings = _settings(ctx, docs_dir=docs_dir, embedder=embedder, answerer=answerer)
     report = _run(
-        lambda: run_evaluation(settings, qa_path, baseline=not no_baseline, details_path=details)
+        lambda: run_evaluation(
+            settings, qa_path, baseline=not no_baseline, details_path=details, reading=reading
+        )
     )
     click.echo(report)
 
@@ -210,6 +322,72 @@ def bench(ctx: click.Context, docs_dir: Path | None, quick: bool, json_path: Pat
 
     settings = _settings(ctx, docs_dir=docs_dir)
     click.echo(_run(lambda: run_benchmarks(settings, quick=quick, json_path=json_path)))
+
+
+@main.group("reader")
+def reader_group() -> None:
+    """The trained answer reader: training and its shipped weights."""
+
+
+@reader_group.command("train")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("../shared/data/reader"),
+    show_default=True,
+    help="SQuAD-style training data (DRCD, ChineseSquad).",
+)
+@click.option(
+    "--validation",
+    "cmrc_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("../shared/eval/cmrc2018_trial"),
+    show_default=True,
+    help="CMRC 2018 trial folder: scored after every epoch, never trained on.",
+)
+@click.option(
+    "--work",
+    "work_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/reader"),
+    show_default=True,
+    help="Cache and checkpoints; a rerun with the same settings resumes from here.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the trained part and its manifest go (default: the shipped folder).",
+)
+@click.option(
+    "--layers", "trainable_layers", type=click.IntRange(1, 12), default=6, show_default=True
+)
+@click.option("--epochs", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--max-examples", type=click.IntRange(0), default=0, help="Train on a sample.")
+def reader_train(
+    data_dir: Path,
+    cmrc_dir: Path,
+    work_dir: Path,
+    out_dir: Path | None,
+    trainable_layers: int,
+    epochs: int,
+    max_examples: int,
+) -> None:
+    """Fine-tune the reader's top layers (hours on a 2-core CPU; resumable)."""
+    from index.reader.model import TRAINED_DIR
+    from index.reader.train import TrainSettings, train
+
+    settings = TrainSettings(
+        data_dir=data_dir,
+        cmrc_dir=cmrc_dir,
+        work_dir=work_dir,
+        out_dir=out_dir or TRAINED_DIR,
+        trainable_layers=trainable_layers,
+        epochs=epochs,
+        max_examples=max_examples,
+    )
+    _run(lambda: train(settings))
 
 
 @main.command()
@@ -242,7 +420,7 @@ def _run(work: Callable[[], T]) -> T:
     try:
         return work()
     except NewsqaError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _failed(exc) from exc
 
 
 if __name__ == "__main__":

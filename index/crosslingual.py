@@ -143,12 +143,19 @@ class CrossLingualLexicon:
         return list(dict.fromkeys(found))
 
     def save(self, path: Path) -> None:
+        path.write_text(self.to_text(), "utf-8")
+
+    def to_text(self) -> str:
         data = {"translations": self.translations, "pinyin": self.pinyin}
-        path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def load(cls, path: Path) -> CrossLingualLexicon:
-        data = json.loads(path.read_text("utf-8"))
+        return cls.from_text(path.read_text("utf-8"))
+
+    @classmethod
+    def from_text(cls, text: str) -> CrossLingualLexicon:
+        data = json.loads(text)
         return cls(
             translations={
                 k: [(str(zh), float(w)) for zh, w in v] for k, v in data["translations"].items()

@@ -5,11 +5,13 @@ Vectors are float32 and L2-normalised, so FAISS inner product is cosine similari
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -185,47 +187,126 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class EmbeddingCache:
-    """Passage vectors keyed by embedder id + text hash, so a rebuild embeds only what changed."""
+# sqlite's primary result codes (the low byte of `sqlite_errorcode`).
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CORRUPT, SQLITE_NOTADB = 5, 6, 11, 26
 
-    def __init__(self, path: Path) -> None:
+
+def _sqlite_code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+class EmbeddingCache:
+    """Passage vectors keyed by embedder id + text hash, so a rebuild embeds only what changed.
+
+    The cache only saves time, so it never stops a build: use `EmbeddingCache.open`, which
+    moves a corrupt file aside and gives up on a locked one; an error later turns it off.
+    """
+
+    def __init__(self, path: Path, lock_timeout_s: float = 10.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors ("
-            " embedder TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL,"
-            " PRIMARY KEY (embedder, key))"
-        )
-        self._db.commit()
+        self._failed = False
+        self._db = sqlite3.connect(path, timeout=lock_timeout_s, check_same_thread=False)
+        try:
+            (verdict,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors ("
+                " embedder TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL,"
+                " PRIMARY KEY (embedder, key))"
+            )
+            self._db.commit()
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def open(cls, path: Path, lock_timeout_s: float = 10.0) -> EmbeddingCache | None:
+        """The cache at `path`, a fresh one if it was corrupt, or None (with a warning) when it
+        is locked past `lock_timeout_s` or cannot be created at all."""
+        try:
+            return cls(path, lock_timeout_s)
+        except sqlite3.OperationalError as exc:
+            if _sqlite_code(exc) not in (SQLITE_BUSY, SQLITE_LOCKED):
+                log.warning("embedding cache %s unusable (%s); building without it", path, exc)
+                return None
+            log.warning(
+                "embedding cache %s is locked by another process after %.0f s; building without it",
+                path,
+                lock_timeout_s,
+            )
+            return None
+        except sqlite3.DatabaseError as exc:
+            aside = move_aside(path)
+            log.warning("embedding cache %s is corrupt (%s); moved to %s", path, exc, aside.name)
+        except OSError as exc:
+            log.warning("embedding cache %s cannot be opened (%s); building without it", path, exc)
+            return None
+        try:
+            return cls(path, lock_timeout_s)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("embedding cache %s unusable (%s); building without it", path, exc)
+            return None
 
     def close(self) -> None:
         self._db.close()
 
+    def _gave_up(self, exc: sqlite3.Error, doing: str) -> None:
+        """An error while in use: the build goes on with what it has, uncached."""
+        log.warning(
+            "embedding cache %s failed while %s (%s); going on without it", self._path, doing, exc
+        )
+        self._failed = True
+
     def get_many(self, embedder_id: str, keys: Sequence[str], dimension: int) -> dict[str, Vectors]:
         found: dict[str, Vectors] = {}
-        for start in range(0, len(keys), 500):
-            batch = list(keys[start : start + 500])
-            marks = ",".join("?" * len(batch))
-            rows = self._db.execute(
-                f"SELECT key, vector FROM vectors WHERE embedder = ? AND key IN ({marks})",
-                [embedder_id, *batch],
-            ).fetchall()
-            for key, blob in rows:
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if vector.shape[0] == dimension:
-                    found[key] = vector
+        if self._failed:
+            return found
+        try:
+            for start in range(0, len(keys), 500):
+                batch = list(keys[start : start + 500])
+                marks = ",".join("?" * len(batch))
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE embedder = ? AND key IN ({marks})",
+                    [embedder_id, *batch],
+                ).fetchall()
+                for key, blob in rows:
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    if vector.shape[0] == dimension:
+                        found[key] = vector
+        except sqlite3.Error as exc:
+            self._gave_up(exc, "reading")
         return found
 
     def put_many(self, embedder_id: str, items: dict[str, Vectors]) -> None:
-        self._db.executemany(
-            "INSERT OR REPLACE INTO vectors (embedder, key, vector) VALUES (?, ?, ?)",
-            [
-                (embedder_id, key, np.asarray(v, dtype=np.float32).tobytes())
-                for key, v in items.items()
-            ],
-        )
-        self._db.commit()
+        """Store and commit at once, so a killed build keeps every batch it finished."""
+        if self._failed:
+            return
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors (embedder, key, vector) VALUES (?, ?, ?)",
+                [
+                    (embedder_id, key, np.asarray(v, dtype=np.float32).tobytes())
+                    for key, v in items.items()
+                ],
+            )
+            self._db.commit()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            self._gave_up(exc, "writing")
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged file (and its journal) out of the way, keeping it for inspection."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.replace(Path(f"{aside}{suffix}"))
+    return aside
 
 
 def embed_passages_cached(
@@ -253,11 +334,12 @@ def embed_passages_cached(
         for start in range(0, len(missing), batch_size):
             batch = missing[start : start + batch_size]
             vectors = embedder.embed_passages([t for _, t in batch])
-            fresh.update({k: vectors[i] for i, (k, _) in enumerate(batch)})
+            computed = {k: vectors[i] for i, (k, _) in enumerate(batch)}
+            if cache:
+                cache.put_many(embedder.id, computed)
+            fresh.update(computed)
             bar.update(len(batch))
         bar.close()
-        if cache:
-            cache.put_many(embedder.id, fresh)
     matrix = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     for row, key in enumerate(keys):
         matrix[row] = cached[key] if key in cached else fresh[key]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from index.models import IndexInfo, Passage, PassageContext, QAResult
+from index.models import IndexInfo, Passage, PassageContext, QAResult, Topic
 
 
 class QAEngine(Protocol):
@@ -13,8 +13,13 @@ class QAEngine(Protocol):
     @property
     def info(self) -> IndexInfo: ...
 
-    def answer(self, question: str) -> QAResult:
-        """Answer one question, or abstain; never raises on odd user text."""
+    def answer(self, question: str, *, context: Topic | None = None) -> QAResult:
+        """Answer one question, or abstain; never raises on odd user text. With `context`
+        (the conversation's last topic) a follow-up is answered in that story."""
+        ...
+
+    def topic(self, chunk_id: str) -> Topic | None:
+        """The story behind a cited chunk, as the scope of a reply to that answer."""
         ...
 
     def more_passages(self, question: str, offset: int, limit: int) -> tuple[Passage, ...]:

@@ -4,6 +4,14 @@
 class NewsqaError(Exception):
     """Base class for every error newsqa reports to a person."""
 
+    exit_status = 1  # the CLI's exit status; subclasses for other causes pick their own
+
+
+class InputError(NewsqaError):
+    """What the person gave (a question, a file) is not valid text."""
+
+    exit_status = 65  # EX_DATAERR
+
 
 class IndexNotFoundError(NewsqaError):
     """No usable index generation exists yet."""
@@ -15,6 +23,12 @@ class IndexInvalidError(NewsqaError):
 
 class BuildError(NewsqaError):
     """A build could not produce a generation; the previous one is untouched."""
+
+
+class BuildBusyError(BuildError):
+    """Another build holds the lock: try again later."""
+
+    exit_status = 75  # EX_TEMPFAIL
 
 
 class EmbedderError(NewsqaError):

@@ -22,6 +22,7 @@ import numpy as np
 from index.embedding import Embedder, embedder_for
 from index.loading import load_pages
 from index.models import QAResult
+from index.reader.metrics import best_over, length_bucket
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,10 @@ class Scores:
     abstained_unanswerable: int = 0
     abstained_answerable: int = 0
     by_lang: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    # gold-length bucket -> [highlight exact, highlight EM, highlight F1, questions]
+    by_length: dict[str, list[float]] = field(
+        default_factory=lambda: defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+    )
     latencies_ms: list[float] = field(default_factory=list)
 
     def add(self, item: QAItem, result: QAResult) -> dict[str, Any]:
@@ -119,6 +124,14 @@ class Scores:
             and highlight_exact(result.answer.highlight, item.answers)
         )
         hits = [p.file == item.file and contains_any(p.text, item.answers) for p in result.passages]
+        highlight = result.answer.highlight if result.answer and not result.abstained else None
+        em, f1 = best_over(item.answers, highlight or "")
+        for bucket in ("all", length_bucket(min(item.answers, key=len))):
+            row = self.by_length[bucket]
+            row[0] += float(hl)
+            row[1] += em
+            row[2] += f1
+            row[3] += 1
         self.answer_at_1 += int(ok)
         self.highlight += int(hl)
         self.hit_at_1 += int(any(hits[:1]))
@@ -139,6 +152,15 @@ class Scores:
             ok, total = self.by_lang[lang]
             out[f"answer@1 [{lang}]"] = rate(ok, total)
         out["highlight exact"] = rate(self.highlight, self.answerable)
+        for bucket in ("<=6", "7-15", ">15"):
+            exact, _, _, n = self.by_length.get(bucket, [0.0, 0.0, 0.0, 0.0])
+            if n:
+                out[f"highlight exact [gold {bucket}]"] = rate(int(exact), int(n))
+        for bucket in ("all", "<=6", "7-15", ">15"):
+            _, em, f1, n = self.by_length.get(bucket, [0.0, 0.0, 0.0, 0.0])
+            if n:
+                name = "highlight EM / F1" + ("" if bucket == "all" else f" [gold {bucket}]")
+                out[name] = f"{em / n:.3f} / {f1 / n:.3f}"
         out["passages hit@1"] = rate(self.hit_at_1, self.answerable)
         out["passages hit@3"] = rate(self.hit_at_3, self.answerable)
         out["passages hit@5"] = rate(self.hit_at_5, self.answerable)
@@ -210,24 +232,49 @@ class NaiveBaseline:
         )
 
 
+class _WithinGoldFile:
+    """Reading comprehension: the engine reads only the gold story of each question."""
+
+    def __init__(self, engine: Any, items: Sequence[QAItem]) -> None:
+        self._engine = engine
+        self._files = {item.question: item.file for item in items}
+
+    def answer(self, question: str) -> QAResult:
+        result: QAResult = self._engine.answer(question, within_file=self._files.get(question))
+        return result
+
+
 def run_evaluation(
     settings: Settings,
     qa_path: Path,
     baseline: bool = True,
     details_path: Path | None = None,
+    reading: bool = False,
 ) -> str:
-    """Build a throwaway index from settings.docs_dir, answer every question, print the table."""
+    """Build a throwaway index from settings.docs_dir, answer every question, print the table.
+
+    Beside newsqa run, in the same process: the rule extractor (the answer stage the reader
+    replaced) and, in open retrieval, the naive recipe. With `reading`, each question is read
+    within its gold story only (reading comprehension, no retrieval errors).
+    """
     from index.build import build_generation
     from index.service import load_engine
 
     items = read_qa(qa_path)
+    if reading:
+        items = [i for i in items if i.answerable and i.file]
     embedder = embedder_for(settings)
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
         eval_settings = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
         summary = build_generation(eval_settings, progress=False, embedder=embedder)
         engine = load_engine(eval_settings, embedder=embedder)
         systems: list[tuple[Scores, Any]] = [(Scores("newsqa"), engine)]
-        if baseline:
+        if baseline and settings.answerer == "reader":
+            rules = load_engine(eval_settings.model_copy(update={"answerer": "rules"}), embedder)
+            systems.append((Scores("rules (baseline)"), rules))
+        if reading:
+            systems = [(s, _WithinGoldFile(e, items)) for s, e in systems]
+        elif baseline:
             systems.append((Scores(NaiveBaseline.name), NaiveBaseline(settings.docs_dir, embedder)))
         details: list[dict[str, Any]] = []
         for scores, system in systems:
@@ -251,9 +298,10 @@ def run_evaluation(
         details_path.write_text(
             "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in details), "utf-8"
         )
+    mode = "reading comprehension (gold story given)" if reading else "open retrieval"
     head = (
         f"{qa_path.name}: {len(items)} questions "
         f"({sum(i.answerable for i in items)} answerable) over {summary.stories} stories, "
-        f"{summary.chunks} chunks, embedder {embedder.id}"
+        f"{summary.chunks} chunks, embedder {embedder.id}, answerer {settings.answerer}, {mode}"
     )
     return head + "\n" + format_table([s for s, _ in systems])

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import fnmatch
 import hashlib
 import logging
+import os
 import re
+import stat
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,16 @@ LINE_BREAK = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 INVISIBLE_CHARS = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 WIDE_OR_HARD_SPACE = re.compile(r"[\u3000\u00a0\u2007\u202f\t\f\v]")
 RUN_OF_SPACES = re.compile(r" {2,}")
+# Story files are untrusted: a larger one is skipped rather than read into memory.
+DEFAULT_MAX_STORY_BYTES = 20_000_000
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+FILE_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a directory",
+}
 
 
 @dataclass(frozen=True)
@@ -46,27 +60,105 @@ class UndecodableError(ValueError):
     """The bytes are not text in any encoding we accept."""
 
 
-def load_pages(docs_dir: Path, pattern: str = "**/*.txt") -> LoadReport:
-    """Read every story under `docs_dir`; a bad file is skipped with a warning, never fatal."""
+def load_pages(
+    docs_dir: Path,
+    pattern: str = "*.txt",
+    *,
+    max_bytes: int = DEFAULT_MAX_STORY_BYTES,
+    follow_outside_symlinks: bool = False,
+) -> LoadReport:
+    """Read every story under `docs_dir`; a bad file is skipped with a warning, never fatal.
+
+    The folder is untrusted: symlinks leading outside it, FIFOs, sockets, devices and files
+    over `max_bytes` are skipped without being read, so no read can hang or exhaust memory.
+    """
     pages: list[Page] = []
     skipped: list[SkippedFile] = []
-    for path in sorted(docs_dir.glob(pattern), key=lambda p: p.relative_to(docs_dir).as_posix()):
-        name = path.relative_to(docs_dir).as_posix()
-        outcome = load_page(path, name)
+    root = docs_dir.resolve()
+    for name, path in sorted(story_paths(docs_dir, pattern, skipped)):
+        raw = read_story(path, root, max_bytes, follow_outside_symlinks)
+        outcome = page_from_bytes(raw, name) if isinstance(raw, bytes) else SkippedFile(name, raw)
         if isinstance(outcome, Page):
             pages.append(outcome)
         else:
-            logger.warning("skipping %s: %s", name, outcome.reason)
             skipped.append(outcome)
+    skipped.sort(key=lambda s: s.file)
+    for skip in skipped:
+        logger.warning("skipping %s: %s", skip.file, skip.reason)
     return LoadReport(pages=tuple(pages), skipped=tuple(skipped))
 
 
-def load_page(path: Path, name: str) -> Page | SkippedFile:
-    """Read and decode one file, or say why it cannot be used."""
+def safe_name(name: str) -> str:
+    """A file name as printable UTF-8: bytes that are not UTF-8 and control characters become
+    `\\xNN`, so chunk ids, the manifest and a terminal can all carry it."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def story_paths(
+    docs_dir: Path, pattern: str, skipped: list[SkippedFile]
+) -> Iterator[tuple[str, Path]]:
+    """(printable relative name, path) of every entry matching `pattern`; symlinked folders are
+    not followed (they could lead anywhere, or loop) and are reported as skipped."""
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename or docs_dir)
+        name = safe_name(where.relative_to(docs_dir).as_posix()) if where != docs_dir else "."
+        skipped.append(SkippedFile(name + "/", f"unreadable folder ({exc.strerror})"))
+
+    for folder, dirnames, filenames in os.walk(docs_dir, onerror=unreadable):
+        base = Path(folder)
+        dirnames.sort()
+        for dirname in dirnames:
+            name = safe_name((base / dirname).relative_to(docs_dir).as_posix())
+            if (base / dirname).is_symlink():
+                skipped.append(SkippedFile(name + "/", "symlinked folder, not followed"))
+            elif fnmatch.fnmatchcase(dirname, pattern):
+                skipped.append(SkippedFile(name, "unreadable (a directory)"))
+        for filename in filenames:
+            if fnmatch.fnmatchcase(filename, pattern):
+                path = base / filename
+                name = path.relative_to(docs_dir).as_posix()
+                shown = safe_name(name)
+                if shown != name:
+                    logger.warning(
+                        "file name %s is not printable UTF-8; indexed as written here", shown
+                    )
+                yield shown, path
+
+
+def read_story(path: Path, root: Path, max_bytes: int, follow_outside: bool) -> bytes | str:
+    """The file's bytes, or why it is not read; the file type is checked before it is opened."""
     try:
-        raw = path.read_bytes()
+        info = path.lstat()
+        nofollow = os.O_NOFOLLOW
+        if stat.S_ISLNK(info.st_mode):
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                return "unreadable (broken or looping symlink)"
+            if not follow_outside and not target.is_relative_to(root):
+                return "symlink to outside the story folder"
+            info, nofollow = target.stat(), 0
+        if not stat.S_ISREG(info.st_mode):
+            return f"not a regular file ({FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'special')})"
+        if info.st_size > max_bytes:
+            return f"too large ({info.st_size:,} bytes; the limit is {max_bytes:,})"
+        # O_NONBLOCK: should the file be swapped for a FIFO after the check, open cannot hang.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | nofollow)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return "not a regular file"
+            raw = handle.read(max_bytes + 1)
     except OSError as exc:
-        return SkippedFile(name, f"unreadable ({exc.strerror or type(exc).__name__})")
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
+    if len(raw) > max_bytes:
+        return f"too large (over {max_bytes:,} bytes; it grew while being read)"
+    return raw
+
+
+def page_from_bytes(raw: bytes, name: str) -> Page | SkippedFile:
+    """Decode one story's bytes, or say why they cannot be used."""
     if not raw.strip():
         return SkippedFile(name, "empty")
     try:

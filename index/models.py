@@ -129,14 +129,38 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """The article an exchange was about: a later question that names no topic of its own, or
+    a reply to that answer, is answered inside it. `terms` are the key words of the question
+    that first named the topic; they join a follow-up's query."""
+
+    file: str
+    article_index: int
+    headline: str
+    terms: tuple[str, ...] = ()
+    reply: bool = False  # a reply to an answer: scoped whatever the question names
+
+    @property
+    def article_key(self) -> tuple[str, int]:
+        return (self.file, self.article_index)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"article": self.headline, "file": self.file}
+
+
+@dataclass(frozen=True)
 class QAResult:
-    """What a question gets: an answer or an abstention, plus the nearest passages either way."""
+    """What a question gets: an answer or an abstention, plus the nearest passages either way.
+    `context` is the earlier exchange's topic the question was answered in (None: answered
+    alone); `topic` is what a follow-up to this answer may be answered in."""
 
     question: str
     abstained: bool
     answer: AnswerSpan | None
     passages: tuple[Passage, ...] = field(default_factory=tuple)
     elapsed_ms: float = 0.0
+    context: Topic | None = None
+    topic: Topic | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +169,7 @@ class QAResult:
             "answer": self.answer.to_json() if self.answer else None,
             "passages": [p.to_json() for p in self.passages],
             "elapsed_ms": round(self.elapsed_ms, 3),
+            "context": self.context.to_json() if self.context else None,
         }
 
 

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 from index.models import QAResult
+
+# C0 and C1 controls (ESC, CSI, OSC …) would let a story drive the terminal; \n and \t stay.
+TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# json.dumps escapes C0 but writes DEL and C1 raw (a lone 0x9b is CSI to some terminals).
+JSON_RAW_CONTROLS = re.compile(r"[\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Text for a terminal: control characters from the stories are shown as \\xNN, not obeyed."""
+    return TERMINAL_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def json_line(data: dict[str, Any]) -> str:
+    """One JSON object on one line, Chinese kept readable, no raw control character."""
+    text = json.dumps(data, ensure_ascii=False)
+    return JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render_text(result: QAResult) -> str:
     """Answer, highlighted span in 【】, citation line, then the nearest passages."""
     lines: list[str] = []
+    if result.context is not None:
+        lines.append(f"（接上文：{_titled(result.context.headline) or result.context.file}）")
     if result.answer is None:
         lines.append("没有在报道中找到答案。最接近的段落：")
     else:
@@ -17,9 +39,14 @@ def render_text(result: QAResult) -> str:
             text = text.replace(answer.highlight, f"【{answer.highlight}】", 1)
         lines.append(text)
         src = answer.source
-        lines.append(f"——《{src.article}》 · {src.file} · ¶{src.paragraph}")
+        cited = [_titled(src.article), src.file, f"¶{src.paragraph}"]
+        lines.append("——" + " · ".join(part for part in cited if part))
     for n, passage in enumerate(result.passages, start=1):
-        lines.append(
-            f"[{n}] 《{passage.article}》 {passage.file} ¶{passage.paragraph}: {passage.text}"
-        )
-    return "\n".join(lines)
+        where = [_titled(passage.article), passage.file, f"¶{passage.paragraph}:"]
+        lines.append(f"[{n}] " + " ".join(part for part in where if part) + f" {passage.text}")
+    return terminal_safe("\n".join(lines))
+
+
+def _titled(headline: str) -> str:
+    """《headline》, or "" for an untitled passage: never an empty 《》."""
+    return f"《{headline.strip()}》" if headline.strip() else ""

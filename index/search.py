@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,6 +26,18 @@ class FusionWeights:
     dense: float = 0.3
     lexical: float = 0.5
     article: float = 0.2
+
+
+class Searcher(Protocol):
+    """What an engine needs from retrieval, whichever backend holds the generation."""
+
+    embedder: Embedder
+    lexicon: CrossLingualLexicon
+    chunks: list[Chunk]
+
+    def search(self, question: str, k: int, candidates: int = 30) -> list[Hit]: ...
+
+    def chunk(self, chunk_id: str) -> Chunk | None: ...
 
 
 class HybridSearcher:
@@ -50,6 +62,10 @@ class HybridSearcher:
         self.embedder = embedder
         self.lexicon = lexicon or CrossLingualLexicon()
         self.weights = weights or FusionWeights()
+        self._by_id = {c.id: c for c in self.chunks}
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        return self._by_id.get(chunk_id)
 
     def search(self, question: str, k: int, candidates: int = 30) -> list[Hit]:
         if not self.chunks:
@@ -59,40 +75,79 @@ class HybridSearcher:
         lexical_query = " ".join([question, *self.lexicon.expand(question)])
         lexical_all = bm25_scores(self._chunk_bm25, lexical_query)
         article_all = bm25_scores(self._article_bm25, lexical_query)
-        lexical_top = np.argsort(-lexical_all)[:candidates]
-        lexical_top = lexical_top[lexical_all[lexical_top] > 0]
-
-        pool = list(dict.fromkeys([*dense_ids.tolist(), *lexical_top.tolist()]))
-        dense_by_row = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
-        floor = float(dense_scores.min()) if len(dense_scores) else 0.0
-        dense = np.array([dense_by_row.get(row, floor) for row in pool], dtype=np.float32)
-        lexical = lexical_all[pool]
-        article = article_all[self._chunk_articles[pool]]
-
-        fused = (
-            self.weights.dense * _min_max(dense)
-            + self.weights.lexical * _by_max(lexical)
-            + self.weights.article * _by_max(article)
+        ranked = fuse_weighted(
+            dense_scores,
+            dense_ids,
+            lexical_all,
+            article_all[self._chunk_articles],
+            candidates,
+            self.weights,
         )
-        order = np.argsort(-fused, kind="stable")
-        hits: list[Hit] = []
-        seen_texts: set[str] = set()
-        for i in order:
-            chunk = self.chunks[pool[i]]
-            if chunk.text in seen_texts:  # a repeated paragraph would waste a result slot
-                continue
-            seen_texts.add(chunk.text)
-            hits.append(
-                Hit(
-                    chunk=chunk,
-                    score=float(fused[i]),
-                    dense_score=float(dense[i]),
-                    lexical_score=float(lexical[i]),
-                )
+        return distinct_hits(self.chunks, ranked, k)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A fused candidate: its chunk row, the fused score and the parts it was fused from."""
+
+    row: int
+    score: float
+    dense: float
+    lexical: float
+
+
+def fuse_weighted(
+    dense_scores: np.ndarray,
+    dense_ids: np.ndarray,
+    lexical_all: np.ndarray,
+    article_by_chunk: np.ndarray,
+    candidates: int,
+    weights: FusionWeights,
+) -> list[Ranked]:
+    """Pool the dense top hits and the lexical top hits, normalise each signal and add them
+    with `weights`; best first. `lexical_all` and `article_by_chunk` hold one score per row."""
+    lexical_top = np.argsort(-lexical_all)[:candidates]
+    lexical_top = lexical_top[lexical_all[lexical_top] > 0]
+
+    pool = list(dict.fromkeys([*dense_ids.tolist(), *lexical_top.tolist()]))
+    dense_by_row = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
+    floor = float(dense_scores.min()) if len(dense_scores) else 0.0
+    dense = np.array([dense_by_row.get(row, floor) for row in pool], dtype=np.float32)
+    lexical = lexical_all[pool]
+    article = article_by_chunk[pool]
+
+    fused = (
+        weights.dense * _min_max(dense)
+        + weights.lexical * _by_max(lexical)
+        + weights.article * _by_max(article)
+    )
+    order = np.argsort(-fused, kind="stable")
+    return [
+        Ranked(int(pool[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order
+    ]
+
+
+def distinct_hits(chunks: Sequence[Chunk], ranked: Sequence[Ranked], k: int) -> list[Hit]:
+    """The first k ranked chunks, skipping repeated texts (a repeated paragraph would waste a
+    result slot)."""
+    hits: list[Hit] = []
+    seen_texts: set[str] = set()
+    for candidate in ranked:
+        chunk = chunks[candidate.row]
+        if chunk.text in seen_texts:
+            continue
+        seen_texts.add(chunk.text)
+        hits.append(
+            Hit(
+                chunk=chunk,
+                score=candidate.score,
+                dense_score=candidate.dense,
+                lexical_score=candidate.lexical,
             )
-            if len(hits) >= k:
-                break
-        return hits
+        )
+        if len(hits) >= k:
+            break
+    return hits
 
 
 def _min_max(values: np.ndarray) -> np.ndarray:

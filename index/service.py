@@ -6,14 +6,17 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from index.answer import extract_answer, should_abstain
+from index.answer import extract_answer, quote_span, should_abstain
+from index.backends.uri import backend_spec, index_root
 from index.build import (
     ARTICLE_BM25_DIR,
     ARTICLES_FILE,
     CHUNK_BM25_DIR,
     CHUNKS_FILE,
     DENSE_FILE,
+    GENERATION_FILES,
     LEXICON_FILE,
     chunk_article_rows,
 )
@@ -33,11 +36,16 @@ from index.models import (
     PassageContext,
     QAResult,
     Source,
+    Topic,
 )
 from index.question import normalize_question
-from index.search import HybridSearcher
+from index.search import HybridSearcher, Searcher
 from index.settings import Settings
 from index.store import CURRENT, Manifest, generation_dirs, validate_generation
+from index.topic import CorpusWords, topic_words
+
+if TYPE_CHECKING:  # the reader imports torch: only engines that use it pay for that
+    from index.reader.reading import SpanReader
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 512
 # A cited passage is its paragraph, cut to this many characters around the match.
 MAX_PASSAGE_CHARS = 800
+# A follow-up searches this many chunks for the ones of its topic's article.
+SCOPED_CANDIDATES = 120
 
 
 class Engine:
@@ -54,16 +64,21 @@ class Engine:
         self,
         manifest: Manifest,
         path: Path,
-        searcher: HybridSearcher,
+        searcher: Searcher,
         articles: dict[tuple[str, int], Article],
         settings: Settings,
+        reader: SpanReader | None = None,
     ) -> None:
         self.manifest = manifest
+        self._reader = reader
         self.path = path
         self._searcher = searcher
         self._articles = articles
         self._chunks_by_id = {c.id: c for c in searcher.chunks}
         self._settings = settings
+        # Built on first use; a race only builds one twice (both results are equal).
+        self._by_article: dict[tuple[str, int], tuple[Chunk, ...]] | None = None
+        self._words: CorpusWords | None = None
 
     @property
     def info(self) -> IndexInfo:
@@ -81,10 +96,115 @@ class Engine:
             return []
         return self._searcher.search(query, k, candidates=max(self._settings.candidates, k))
 
-    def answer(self, question: str) -> QAResult:
+    def answer(
+        self, question: str, within_file: str | None = None, *, context: Topic | None = None
+    ) -> QAResult:
+        """`within_file` reads only that story (reading-comprehension evaluation: the gold
+        story is given, so the answer stage is measured without retrieval errors).
+        `context` is the previous exchange's topic in this conversation: a question that names
+        no topic of its own (or any reply to that answer) is answered inside its article, with
+        its key terms joined to the query; `QAResult.context` says when that happened."""
         started = time.perf_counter()
         query = _query(question)
-        hits = self._hits(query, self._settings.candidates)
+        own_terms = topic_words(query, self._corpus_words())
+        carried = context if context and (context.reply or not own_terms) else None
+        if carried is not None:
+            query = " ".join([query, *carried.terms])[:MAX_QUERY_CHARS]
+            hits = self._scoped_hits(query, carried)
+        elif within_file is None:
+            hits = self._hits(query, self._settings.candidates)
+        else:
+            everything = self._hits(query, len(self._chunks_by_id))
+            hits = [h for h in everything if h.chunk.file == within_file]
+        if within_file is not None and carried is not None:
+            hits = [h for h in hits if h.chunk.file == within_file]
+        answer, cited = (
+            self._read(query, hits) if self._reader is not None else self._extract(query, hits)
+        )
+        ordered = hits
+        if cited is not None:
+            # The passage the answer was quoted from is cited first.
+            ordered = [h for h in hits if h.chunk.id == cited.id] + [
+                h for h in hits if h.chunk.id != cited.id
+            ]
+        passages = self._passages(ordered, 0, self._settings.top_k)
+        terms = own_terms or (carried.terms if carried else ())
+        return QAResult(
+            question=question,
+            abstained=answer is None,
+            answer=answer,
+            passages=passages,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            context=carried,
+            topic=self._next_topic(cited, carried, terms),
+        )
+
+    def topic(self, chunk_id: str) -> Topic | None:
+        """The article behind a chunk id, as a reply's scope (None when no longer indexed)."""
+        chunk = self._chunks_by_id.get(chunk_id)
+        if chunk is None:
+            return None
+        return Topic(chunk.file, chunk.article_index, chunk.headline, reply=True)
+
+    def _next_topic(
+        self, cited: Chunk | None, carried: Topic | None, terms: tuple[str, ...]
+    ) -> Topic | None:
+        """What a follow-up to this answer is answered in: the answer's article; after an
+        abstention inside a carried context, that context still."""
+        if cited is not None:
+            return Topic(cited.file, cited.article_index, cited.headline, terms)
+        if carried is not None:
+            return Topic(carried.file, carried.article_index, carried.headline, terms)
+        return None
+
+    def _scoped_hits(self, query: str, topic: Topic) -> list[Hit]:
+        """The topic article's chunks, ranked for the query: retrieved ones first, the rest of
+        the article after them (so a fact retrieval ranked low is still read)."""
+        pool = max(SCOPED_CANDIDATES, self._settings.candidates)
+        ranked = [h for h in self._hits(query, pool) if _article_of(h.chunk) == topic.article_key]
+        seen = {h.chunk.id for h in ranked}
+        rest = [
+            Hit(chunk=c, score=0.0)
+            for c in self._article_chunks().get(topic.article_key, ())
+            if c.id not in seen
+        ]
+        return ranked + rest
+
+    def _article_chunks(self) -> dict[tuple[str, int], tuple[Chunk, ...]]:
+        """Chunks by article, in article order (built on first use)."""
+        if self._by_article is None:
+            grouped: dict[tuple[str, int], list[Chunk]] = {}
+            for chunk in self._searcher.chunks:
+                grouped.setdefault(_article_of(chunk), []).append(chunk)
+            self._by_article = {
+                key: tuple(sorted(chunks, key=lambda c: c.position))
+                for key, chunks in grouped.items()
+            }
+        return self._by_article
+
+    def _corpus_words(self) -> CorpusWords:
+        """Which nouns are common in this generation (built on first use)."""
+        if self._words is None:
+            self._words = CorpusWords(f"{a.headline}\n{a.text}" for a in self._articles.values())
+        return self._words
+
+    def _read(self, query: str, hits: list[Hit]) -> tuple[AnswerSpan | None, Chunk | None]:
+        """The trained reader's span, quoted with its sentence; None when it abstains."""
+        assert self._reader is not None
+        if not hits:
+            return None, None
+        span = self._reader.read(query, hits)
+        if span is None or self._reader.abstains(span):
+            return None, None
+        chunk = span.hit.chunk
+        text, highlight = quote_span(
+            chunk.text, span.start, span.end, self._settings.max_answer_chars
+        )
+        source = Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph)
+        return AnswerSpan(text=text, highlight=highlight, source=source), chunk
+
+    def _extract(self, query: str, hits: list[Hit]) -> tuple[AnswerSpan | None, Chunk | None]:
+        """The rule extractor: the baseline the reader is measured against."""
         extraction = extract_answer(
             query,
             hits,
@@ -92,28 +212,11 @@ class Engine:
             max_chars=self._settings.max_answer_chars,
             translations=self._searcher.lexicon.expand(query),
         )
-        abstained = extraction is None or should_abstain(query, extraction, hits)
-        answer: AnswerSpan | None = None
-        ordered = hits
-        if extraction is not None and not abstained:
-            chunk = extraction.chunk
-            answer = AnswerSpan(
-                text=extraction.text,
-                highlight=extraction.highlight,
-                source=Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph),
-            )
-            # The passage the answer was quoted from is cited first.
-            ordered = [h for h in hits if h.chunk.id == chunk.id] + [
-                h for h in hits if h.chunk.id != chunk.id
-            ]
-        passages = self._passages(ordered, 0, self._settings.top_k)
-        return QAResult(
-            question=question,
-            abstained=abstained,
-            answer=answer,
-            passages=passages,
-            elapsed_ms=(time.perf_counter() - started) * 1000,
-        )
+        if extraction is None or should_abstain(query, extraction, hits):
+            return None, None
+        chunk = extraction.chunk
+        source = Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph)
+        return AnswerSpan(extraction.text, extraction.highlight, source), chunk
 
     def more_passages(self, question: str, offset: int, limit: int) -> tuple[Passage, ...]:
         hits = self.search(question, 2 * (offset + limit))
@@ -179,6 +282,10 @@ def _window(paragraph: str, chunks: list[str], limit: int = MAX_PASSAGE_CHARS) -
     return paragraph[max(0, start) : max(0, start) + limit]
 
 
+def _article_of(chunk: Chunk) -> tuple[str, int]:
+    return (chunk.file, chunk.article_index)
+
+
 def _query(question: str) -> str:
     return normalize_question(question)[:MAX_QUERY_CHARS]
 
@@ -195,11 +302,30 @@ def _configured_embedder(settings: Settings) -> Embedder:
         raise IndexInvalidError(str(exc)) from exc
 
 
-def load_generation(path: Path, settings: Settings, embedder: Embedder | None = None) -> Engine:
+def configured_reader(settings: Settings) -> SpanReader | None:
+    """The reader the settings ask for (loaded once per process), or None for the rules."""
+    if settings.answerer != "reader":
+        return None
+    from index.reader.reading import shared_reader
+
+    try:
+        return shared_reader(settings.reader_dir, settings.reader_passages, settings.reader_threads)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexInvalidError(f"cannot load the answer reader: {exc}") from exc
+
+
+def load_generation(
+    path: Path,
+    settings: Settings,
+    embedder: Embedder | None = None,
+    reader: SpanReader | None = None,
+) -> Engine:
     """Validate and load one generation directory; raise IndexInvalidError with the reason."""
-    manifest = validate_generation(path)
+    manifest = validate_generation(path, required=GENERATION_FILES)
     if embedder is None:
         embedder = _configured_embedder(settings)
+    if reader is None:
+        reader = configured_reader(settings)
     if embedder.id != manifest.embedder or embedder.dimension != manifest.dimension:
         raise IndexInvalidError(
             f"{path.name}: built with embedder {manifest.embedder!r} "
@@ -219,13 +345,23 @@ def load_generation(path: Path, settings: Settings, embedder: Embedder | None = 
         chunk_bm25 = load_bm25(path / CHUNK_BM25_DIR)
         article_bm25 = load_bm25(path / ARTICLE_BM25_DIR)
         lexicon = CrossLingualLexicon.load(path / LEXICON_FILE)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise IndexInvalidError(f"{path.name}: cannot read index files: {exc}") from exc
+        rows = chunk_article_rows(chunks, articles)
+    # A malformed line (wrong types, missing keys) is refused like any corrupt artifact.
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        RuntimeError,
+    ) as exc:
+        raise IndexInvalidError(f"{path.name}: cannot read index files: {exc!r}") from exc
     if len(chunks) != manifest.chunks or dense.ntotal != manifest.chunks:
         raise IndexInvalidError(f"{path.name}: chunk counts disagree with the manifest")
     searcher = HybridSearcher(
         chunks=chunks,
-        chunk_articles=chunk_article_rows(chunks, articles),
+        chunk_articles=rows,
         dense_index=dense,
         chunk_bm25=chunk_bm25,
         article_bm25=article_bm25,
@@ -238,12 +374,14 @@ def load_generation(path: Path, settings: Settings, embedder: Embedder | None = 
         searcher=searcher,
         articles={(a.file, a.index): a for a in articles},
         settings=settings,
+        reader=reader,
     )
 
 
 def _article_from_json(data: dict[str, object]) -> Article:
     paragraphs = data["paragraphs"]
-    assert isinstance(paragraphs, list)
+    if not isinstance(paragraphs, list):
+        raise TypeError("an article's paragraphs are not a list")
     return Article(
         file=str(data["file"]),
         index=int(str(data["index"])),
@@ -256,27 +394,35 @@ def _article_from_json(data: dict[str, object]) -> Article:
 def load_engine(
     settings: Settings, embedder: Embedder | None = None, fallback: bool = True
 ) -> Engine:
-    """Load the current generation; if it is refused, fall back to the newest valid older one."""
-    root = settings.index_dir
+    """Load the current generation; if it is refused, fall back to the newest valid older one.
+    A backend named by NEWSQA_BACKEND serves the generation its alias points at."""
+    if not backend_spec(settings).embedded:
+        from index.backends.engine import load_backend_engine
+
+        return load_backend_engine(settings, embedder or _configured_embedder(settings))
+    root = index_root(settings)
     current = root / CURRENT
     candidates: list[Path] = []
     if current.exists():
         candidates.append(current.resolve())
+    elif current.is_symlink():
+        log.error("refusing %s: it points to %s, which does not exist", current, current.readlink())
     if fallback:
         candidates += [d for d in generation_dirs(root) if d.resolve() not in candidates]
     if not candidates:
         raise IndexNotFoundError(f"no index under {root}: run `newsqa index build` first")
     if embedder is None:
         embedder = _configured_embedder(settings)
+    reader = configured_reader(settings)
     errors: list[str] = []
     for path in candidates:
         try:
-            engine = load_generation(path, settings, embedder)
+            engine = load_generation(path, settings, embedder, reader)
         except IndexInvalidError as exc:
             log.error("refusing index generation %s: %s", path.name, exc)
             errors.append(str(exc))
             continue
-        if errors:
+        if errors or not current.exists():
             log.warning("serving older generation %s instead", path.name)
         return engine
     raise IndexInvalidError("no usable index generation: " + "; ".join(errors))

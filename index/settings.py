@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,13 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path(".newsqa/index"), description="root of index generations")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="embedding cache")
     keep_generations: int = Field(3, ge=1, description="generations kept after a build")
+    # The story folder is untrusted input: bounded reads, nothing from outside it by default.
+    max_story_bytes: int = Field(20_000_000, ge=1, description="larger story files are skipped")
+    follow_outside_symlinks: bool = Field(
+        False, description="read story symlinks that lead outside the story folder"
+    )
+    # A cache held by another process is waited for this long, then the build goes without it.
+    cache_lock_timeout_s: float = Field(10.0, ge=0)
 
     # --- embedding ----------------------------------------------------------------------
     embedder: str = Field(
@@ -42,8 +50,30 @@ class Settings(BaseSettings):
     # FAISS switches from exact to approximate search above this many chunks (measured by bench).
     ann_threshold: int = Field(50_000, ge=1)
     max_answer_chars: int = Field(300, ge=40)
+    # 'reader': the trained span reader picks the answer or abstains; 'rules': the hand-written
+    # extractor it replaced, kept as the baseline `newsqa eval` reports beside it.
+    answerer: Literal["reader", "rules"] = Field("rules", description="answer stage")
+    reader_dir: Path | None = Field(None, description="trained reader folder (default: shipped)")
+    reader_passages: int = Field(4, ge=1, description="top passages the reader reads")
+    reader_threads: int = Field(2, ge=1, description="CPU threads for one reader call")
     # FAISS threads per query; more only pays off for exact search over very large corpora.
     search_threads: int = Field(1, ge=1)
+
+    # --- retrieval backend (README "Beyond one box") ----------------------------------------
+    # Unset or file://… keeps today's FAISS + bm25s generations under index_dir.
+    backend: str = Field(
+        "",
+        description="'' or file://… (embedded), milvus:///path/to.db (milvus-lite), "
+        "milvus+http://host:19530 or milvus+https://… (a Milvus server or cluster)",
+    )
+    # The server token; better as the credential file $CREDENTIALS_DIRECTORY/milvus-token.
+    milvus_token: SecretStr | None = Field(None, repr=False)
+    milvus_collection: str = Field("newsqa", description="alias served; collections prefix")
+    # Passed to pymilvus as grpc_options (JSON), e.g. keepalive settings for long RPCs.
+    milvus_grpc_options: dict[str, int | str] = Field(default_factory=dict)
+    fusion: Literal["weighted", "rrf"] = Field(
+        "weighted", description="how a Milvus backend fuses dense and lexical ranks"
+    )
 
     # --- bot ----------------------------------------------------------------------------
     # SecretStr: the token never shows in reprs, str() or error messages.
@@ -61,3 +91,7 @@ class Settings(BaseSettings):
     max_concurrent_searches: int = Field(2, ge=1)
     reload_interval_s: float = Field(30.0, gt=0)
     feedback_path: Path = Field(Path(".newsqa/feedback.jsonl"))
+    # A follow-up is answered in the last exchange's story while the chat is this fresh.
+    conversation_idle_s: float = Field(600.0, gt=0, description="conversation memory, seconds")
+    # How long Telegram may serve an inline query's results from its cache (0: never).
+    inline_cache_s: int = Field(30, ge=0, description="inline results cache, seconds")

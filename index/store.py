@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,10 +109,19 @@ def artifact_hashes(directory: Path) -> dict[str, str]:
 
 
 def staging_directory(index_root: Path) -> Path:
-    """A fresh directory next to the generations, so the final rename stays on one filesystem."""
+    """A fresh directory next to the generations, so the final rename stays on one filesystem.
+
+    Made with the umask's mode (not mkdtemp's 0700), so a generation built by the operator can
+    be served by the bot's user through the group."""
     generations = index_root / GENERATIONS
     generations.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=".staging-", dir=generations))
+    while True:
+        staging = generations / f".staging-{os.urandom(6).hex()}"
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            continue
+        return staging
 
 
 def publish_generation(index_root: Path, staging: Path, manifest: Manifest) -> Path:
@@ -161,10 +170,18 @@ def read_manifest(directory: Path) -> Manifest:
     return Manifest.from_json(data)
 
 
-def validate_generation(directory: Path, embedder_id: str | None = None) -> Manifest:
-    """Refuse a partial, corrupt or mismatched generation with one clear sentence."""
+def validate_generation(
+    directory: Path, embedder_id: str | None = None, required: Iterable[str] = ()
+) -> Manifest:
+    """Refuse a partial, corrupt or mismatched generation with one clear sentence; every
+    `required` file or folder must be covered by the manifest's checksums."""
     manifest = read_manifest(directory)
     name = directory.name
+    if not manifest.artifacts:
+        raise IndexInvalidError(f"{name}: the manifest lists no checksums, so nothing is trusted")
+    for needed in required:
+        if not any(a == needed or a.startswith(needed + "/") for a in manifest.artifacts):
+            raise IndexInvalidError(f"{name}: the manifest has no checksum for {needed}")
     if manifest.schema_version != SCHEMA_VERSION:
         raise IndexInvalidError(
             f"{name}: index format {manifest.schema_version}, this newsqa reads "
@@ -194,7 +211,9 @@ def generation_dirs(index_root: Path) -> list[Path]:
 
 
 def list_generations(index_root: Path) -> list[tuple[bool, IndexInfo]]:
-    current = current_generation(index_root)
+    """(serving, info) per generation, newest first. Serving is what a loader would serve: not
+    a refused `current`, but the newest valid generation in its place."""
+    current, _ = serving_generation(index_root)
     rows: list[tuple[bool, IndexInfo]] = []
     for directory in generation_dirs(index_root):
         try:
@@ -204,6 +223,29 @@ def list_generations(index_root: Path) -> list[tuple[bool, IndexInfo]]:
             continue
         rows.append((directory.name == current, info))
     return rows
+
+
+def serving_generation(
+    index_root: Path, required: Iterable[str] = ()
+) -> tuple[str | None, dict[str, str]]:
+    """The generation a loader would serve (`current` if valid, else the newest valid one) and
+    why each generation tried before it was refused."""
+    current = current_generation(index_root)
+    published = generation_dirs(index_root)
+    order = [d for d in published if d.name == current] + [
+        d for d in published if d.name != current
+    ]
+    refused: dict[str, str] = {}
+    if current is not None and not any(d.name == current for d in published):
+        refused[current] = "`current` points to a generation that does not exist"
+    for directory in order:
+        try:
+            validate_generation(directory, required=required)
+        except IndexInvalidError as exc:
+            refused[directory.name] = str(exc)
+            continue
+        return directory.name, refused
+    return None, refused
 
 
 def rollback(index_root: Path) -> str:

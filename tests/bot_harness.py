@@ -21,6 +21,7 @@ from index.models import (
     PassageContext,
     QAResult,
     Source,
+    Topic,
 )
 from index.settings import Settings
 from tests.fake_bot_api import TOKEN, FakeBotApi
@@ -49,6 +50,7 @@ class FakeEngine:
     delay_s: float = 0.0  # time one answer takes, to keep questions in flight
     total_passages: int = 8
     calls: list[str] = field(default_factory=list)
+    contexts: list[Topic | None] = field(default_factory=list)
     started: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -64,22 +66,31 @@ class FakeEngine:
             index_type="flat-ip",
         )
 
-    def answer(self, question: str) -> QAResult:
+    def answer(self, question: str, *, context: Topic | None = None) -> QAResult:
+        """A follow-up (starting with 那) or a reply is answered in `context`, like the engine."""
         self.calls.append(question)
+        self.contexts.append(context)
         self.started.set()
         if self.delay_s:
             threading.Event().wait(self.delay_s)
         if "boom" in question:
             raise RuntimeError("engine exploded")
         passages = tuple(_passage(n, self.generation) for n in range(1, 6))
-        if "聂荣县" not in question:
+        carried = context if context and (context.reply or question.startswith("那")) else None
+        if "聂荣县" not in question and carried is None:
             return QAResult(question, True, None, passages[:3])
         span = AnswerSpan(
             text=f"{ANSWER}[{self.generation}]",
             highlight="90余场次",
             source=Source(FILE, HEADLINE, 7),
         )
-        return QAResult(question, False, span, passages)
+        topic = Topic(FILE, 0, HEADLINE, ("聂荣县",))
+        return QAResult(question, False, span, passages, context=carried, topic=topic)
+
+    def topic(self, chunk_id: str) -> Topic | None:
+        if not chunk_id.startswith(f"{self.generation}-c"):
+            return None
+        return Topic(FILE, 0, HEADLINE, reply=True)
 
     def more_passages(self, question: str, offset: int, limit: int) -> tuple[Passage, ...]:
         numbers = range(offset + 1, min(offset + limit, self.total_passages) + 1)

@@ -33,6 +33,8 @@ _JSON_PARAMS = {
     "link_preview_options",
     "entities",
     "scope",
+    "results",
+    "button",
 }
 _ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
@@ -185,6 +187,21 @@ class FakeBotApi:
             }
         )
         return query_id
+
+    async def inline_query(self, user: dict[str, Any], query: str) -> str:
+        """A person types `@bot query` in any chat (an inline query carries no chat)."""
+        query_id = str(next(self._query_ids))
+        await self.push_update(
+            {"inline_query": {"id": query_id, "from": user, "query": query, "offset": ""}}
+        )
+        return query_id
+
+    def inline_answer(self, query_id: str) -> dict[str, Any] | None:
+        """The bot's answerInlineQuery for one query, if it answered."""
+        for call in self.calls_to("answerInlineQuery"):
+            if call.params.get("inline_query_id") == query_id:
+                return call.params
+        return None
 
     async def add_bot_to_group(self, chat: dict[str, Any], user: dict[str, Any]) -> None:
         """The bot becomes a member of a group (a my_chat_member update)."""
@@ -359,6 +376,17 @@ class FakeBotApi:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired")
         if len(str(params.get("text", ""))) > 200:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        return True
+
+    async def _api_answerInlineQuery(self, params: dict[str, Any]) -> bool:
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        for result in results:
+            if not 1 <= len(str(result.get("id", "")).encode()) <= 64:
+                raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+            content = result.get("input_message_content", {})
+            _check_text(str(content.get("message_text", "")), content.get("parse_mode"))
         return True
 
     async def _api_sendChatAction(self, params: dict[str, Any]) -> bool:

@@ -46,3 +46,14 @@ def test_missing_index_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]
         chat(Settings(), stdin=io.StringIO(""), stdout=io.StringIO(), load=missing)
     assert exited.value.code == 1
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_escape_sequences_in_stories_are_shown_not_obeyed() -> None:
+    out = io.StringIO()
+    hostile = FakeEngine(generation="\x1b]0;owned\x07\x1b[2J")  # the answer text carries it
+    chat(
+        Settings(), stdin=io.StringIO("聂荣县远程会诊多少场\n"), stdout=out, load=lambda s: hostile
+    )
+    text = out.getvalue()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in text

@@ -87,16 +87,18 @@ def test_more_page_numbers_on_and_offers_the_next_page() -> None:
     assert render_more([], 9, "en").messages == ("No further passages.",)
 
 
-def test_long_context_is_split_on_paragraph_boundaries_within_the_limit() -> None:
+def test_long_context_is_one_message_cut_around_the_cited_paragraph() -> None:
     paragraphs = tuple(Paragraph(n, f"第{n}段" + "很长的句子。" * 300) for n in range(1, 6))
     rendered = render_context(PassageContext("c", "001.txt", HEADLINE, paragraphs, focus=3))
-    assert len(rendered.messages) >= 3
-    assert all(len(m) <= MESSAGE_LIMIT for m in rendered.messages)
-    for message in rendered.messages:
-        visible_text(message)  # every part parses on its own (no tag cut in half)
-    starts = [visible_text(m).split(" ", 1)[0] for m in rendered.messages[1:]]
-    assert all(s.startswith("¶") for s in starts)  # each message begins at a paragraph
-    assert "第3段" in "".join(p for m in rendered.messages for p in bold_parts(m))
+    (message,) = rendered.messages  # one "原文" press, one message: never a flood
+    assert len(message) <= MESSAGE_LIMIT
+    shown = visible_text(message)  # parses on its own (no tag cut in half)
+    assert bold_parts(message)[-1].startswith("第3段很长的句子。")
+    assert "¶2 第2段" in shown  # the nearest neighbour gets what is left
+    assert "第1段" not in shown and "第5段" not in shown
+    assert shown.endswith("（原文过长，只显示这一条消息放得下的部分。）")
+    english = render_context(PassageContext("c", "001.txt", HEADLINE, paragraphs, 3), "en")
+    assert english.messages[0].endswith("it is cut here.)")
 
 
 def test_a_single_huge_paragraph_is_cut_at_sentences_and_stays_valid() -> None:

