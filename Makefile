@@ -8,9 +8,17 @@ PIP := $(PY) -m pip
 TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed
-DOCS ?= ../shared/stories
-INDEX ?= .newsqa/index
+# The shared corpus when it sits beside the repository; else the invented sample story in
+# examples/ (README there), so a clone anywhere runs `make demo`.
+SHARED_DOCS := ../shared/stories
+ifneq ($(wildcard $(SHARED_DOCS)),)
+DOCS ?= $(SHARED_DOCS)
 QUESTION ?= 聂荣县远程会诊多少场
+else
+DOCS ?= examples/stories
+QUESTION ?= 示例县远程会诊多少场
+endif
+INDEX ?= .newsqa/index
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint typecheck unit eval bench clean

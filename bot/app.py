@@ -120,7 +120,7 @@ def build_application(
             ),
             allow_list=AllowList(settings.allowed_chats),
             rate=TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst),
-            feedback=FeedbackLog(settings.feedback_path),
+            feedback=FeedbackLog(settings.feedback_path, settings.feedback_max_votes),
             searches=asyncio.Semaphore(settings.max_concurrent_searches),
             notifier=notifier,
             conversations=Conversations(idle_s=settings.conversation_idle_s),

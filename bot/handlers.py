@@ -23,7 +23,7 @@ from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.feedback import Feedback, Vote
+from bot.feedback import Feedback, is_answer_button, parse_vote
 from bot.followup import cache_key, cited_chunk, conversation_key, replied_bot_message
 from bot.gate import (
     QuestionProblem,
@@ -251,18 +251,20 @@ async def on_more(update: Update, context: BotContext) -> None:
 
 
 async def on_feedback(update: Update, context: BotContext) -> None:
-    """👍/👎: thank at once, then append the vote to the feedback log in a thread."""
+    """👍/👎 under one of the bot's answers: thank at once, then store the vote in a thread
+    (one per user per answer: pressing again replaces it)."""
     query = update.callback_query
     if query is None or query.data is None:
         return
-    vote: Vote = "up" if query.data == FEEDBACK_PREFIX + "up" else "down"
     lang = _query_language(query, context)
     if not await _admitted_press(query, context, lang):
         return
-    await _acknowledge(query, texts_for(lang).thanks_feedback)
     message = _query_message(query)
-    if message is None:
+    vote = parse_vote(query.data.removeprefix(FEEDBACK_PREFIX))
+    if message is None or vote is None or not is_answer_button(message, query.data, context.bot.id):
+        await _acknowledge(query)  # no answer of ours carries this button: nothing to record
         return
+    await _acknowledge(query, texts_for(lang).thanks_feedback)
     question = _original_question(query, context) or ""
     entry = Feedback.now(vote, message.chat.id, message.message_id, query.from_user.id, question)
     await context.bot_data.services.feedback.record(entry)
@@ -279,6 +281,8 @@ async def check_allowed(update: Update, context: BotContext) -> None:
     if inline is not None:
         await _answer_inline(inline, [], cache_s=0, personal=True)
         raise ApplicationHandlerStop
+    if update.message is None and update.callback_query is None and update.my_chat_member is None:
+        raise ApplicationHandlerStop  # an edit or a channel post is never answered: no refusal
     user = update.effective_user
     words = texts_for(language_of_user(user.language_code if user else None))
     if update.callback_query is not None:

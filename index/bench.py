@@ -198,6 +198,40 @@ def bench_scaling(settings: Settings, sizes: tuple[int, ...]) -> list[dict[str, 
     return rows
 
 
+def bench_cleaning(
+    settings: Settings,
+    sizes_mb: tuple[int, ...] = (1, 2, 10, 30),
+    baseline_mb: tuple[int, ...] = (1, 2),
+) -> list[dict[str, Any]]:
+    """Cleaning throughput on one synthetic story per size, made from the stories' own text;
+    beside it the former every-paragraph-against-every-other check, where it ends in seconds."""
+    from index.cleaning import split_articles
+    from index.containment import contained_keys_pairwise
+    from index.loading import load_pages
+    from index.synthetic import synthetic_page
+
+    sources = load_pages(settings.docs_dir).pages
+    rows = []
+    for mb in sizes_mb:
+        page = synthetic_page(sources, mb * 1_000_000)
+        size_mb = len(page.text.encode("utf-8")) / 1e6
+        started = time.perf_counter()
+        articles = split_articles(page)
+        row: dict[str, Any] = {
+            "mb": round(size_mb, 2),
+            "articles": len(articles),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        row["mb_per_s"] = round(size_mb / max(row["seconds"], 1e-6), 2)
+        if mb in baseline_mb:
+            started = time.perf_counter()
+            split_articles(page, contained_keys_pairwise)
+            row["pairwise_seconds"] = round(time.perf_counter() - started, 2)
+            row["pairwise_mb_per_s"] = round(size_mb / max(row["pairwise_seconds"], 1e-6), 2)
+        rows.append(row)
+    return rows
+
+
 def format_report(report: dict[str, Any]) -> str:
     corpus = report["corpus"]
     lines = [
@@ -230,12 +264,28 @@ def format_report(report: dict[str, Any]) -> str:
             f"{row['query']['p95_ms']:>8} {row['exact_query']['p95_ms']:>9} "
             f"{row.get('recall@10_vs_exact', 1.0):>9} {row['peak_rss_mb']:>11}"
         )
+    if report.get("cleaning"):
+        lines += ["", "cleaning (one synthetic story made from the stories' text):"]
+    for row in report.get("cleaning", []):
+        lines.append(
+            f"{row['mb']:>7} MB: {row['mb_per_s']} MB/s ({row['seconds']} s)"
+            + (
+                f"; former pairwise containment: {row['pairwise_mb_per_s']} MB/s "
+                f"({row['pairwise_seconds']} s)"
+                if "pairwise_mb_per_s" in row
+                else ""
+            )
+        )
     return "\n".join(lines)
 
 
 def run_benchmarks(settings: Settings, quick: bool = False, json_path: Path | None = None) -> str:
     sizes = (10_000, 100_000) if quick else (10_000, 100_000, 1_000_000)
-    report = {"corpus": bench_corpus(settings), "scaling": bench_scaling(settings, sizes)}
+    report = {
+        "corpus": bench_corpus(settings),
+        "scaling": bench_scaling(settings, sizes),
+        "cleaning": bench_cleaning(settings),
+    }
     if json_path:
         json_path.write_text(json.dumps(report, indent=2), "utf-8")
     return format_report(report)

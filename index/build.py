@@ -27,7 +27,8 @@ from index.embedding import Embedder, EmbeddingCache, embed_passages_cached, emb
 from index.errors import BuildBusyError, BuildError, NewsqaError
 from index.lexical import build_bm25, save_bm25
 from index.loading import LoadReport, load_pages
-from index.models import Article, Chunk
+from index.models import Article, Chunk, Page
+from index.progress import stage_bar, stage_items
 from index.settings import Settings
 from index.store import (
     SCHEMA_VERSION,
@@ -57,6 +58,8 @@ GENERATION_FILES = (
     LEXICON_FILE,
 )
 LEAD_CHARS = 40
+# What the indexing bar counts: dense index, two BM25 indexes, lexicon, files, publishing.
+INDEX_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,16 @@ def check_docs_dir(docs_dir: Path) -> None:
         raise BuildError(f"story directory {docs_dir} does not exist")
 
 
+def split_pages(pages: Sequence[Page], progress: bool = False) -> list[Article]:
+    """Cut every page into articles; the bar counts characters, as one story may be 30 MB."""
+    articles: list[Article] = []
+    with stage_bar("cleaning", sum(len(page.text) for page in pages), "char", progress) as bar:
+        for page in pages:
+            articles.extend(split_articles(page))
+            bar.update(len(page.text))
+    return articles
+
+
 def prepare_corpus(
     settings: Settings, progress: bool = False, embedder: Embedder | None = None
 ) -> PreparedCorpus:
@@ -143,8 +156,12 @@ def prepare_corpus(
     skipped = tuple((s.file, s.reason) for s in report.skipped)
     if not report.pages:
         raise BuildError(f"no readable stories in {docs_dir} ({len(skipped)} skipped)")
-    articles = [a for page in report.pages for a in split_articles(page)]
-    chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
+    articles = split_pages(report.pages, progress)
+    chunks = chunk_articles(
+        stage_items(articles, "chunking", "article", progress),
+        settings.chunk_size,
+        settings.chunk_overlap,
+    )
     if not chunks:
         raise BuildError(f"the stories in {docs_dir} hold no text to index")
 
@@ -197,17 +214,23 @@ def build_generation(
         )
 
         staging = staging_directory(settings.index_dir)
+        bar = stage_bar("indexing", INDEX_STEPS, "step", progress)
         try:
             index_type = choose_index_type(len(chunks), settings.ann_threshold)
             save_dense_index(build_dense_index(vectors, index_type), staging / DENSE_FILE)
+            bar.update()
             save_bm25(build_bm25(texts), staging / CHUNK_BM25_DIR)
+            bar.update()
             documents = [article_document(a) for a in articles]
             save_bm25(build_bm25(documents), staging / ARTICLE_BM25_DIR)
+            bar.update()
             CrossLingualLexicon.build(*corpus_words_and_pairs(documents)).save(
                 staging / LEXICON_FILE
             )
+            bar.update()
             _write_jsonl(staging / CHUNKS_FILE, [c.to_json() for c in chunks])
             _write_articles(staging / ARTICLES_FILE, articles)
+            bar.update()
             manifest = Manifest(
                 schema_version=SCHEMA_VERSION,
                 generation=new_generation_id(),
@@ -227,9 +250,12 @@ def build_generation(
                 },
             )
             final = publish_generation(settings.index_dir, staging, manifest)
+            bar.update()
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            bar.close()
         prune_generations(settings.index_dir, settings.keep_generations)
 
     summary = BuildSummary(

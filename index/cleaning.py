@@ -22,6 +22,7 @@ MAX_HEADLINE_CHARS = 32
 MAX_BYLINE_CHARS = 40
 # Column labels (`民生焦点`, `时讯快递`) are a few characters on a line of their own.
 MAX_LABEL_CHARS = 6
+MIN_LABELLED_BODY_CHARS = 100
 # A photo story is a headline, a few paragraphs, then a caption or credit.
 MAX_PHOTO_STORY_PARAGRAPHS = 3
 # Blocks looked at after a headline group to decide whether it opens an article.
@@ -441,8 +442,9 @@ def draft_article(section: Section) -> Draft:
 
 def is_column_label(heading: Sequence[Block], body: str) -> bool:
     """A lone short heading that shares no character pair with the story under it
-    (`民生焦点` above a dateline) names the page's column, not the story."""
-    if len(heading) != 1:
+    (`民生焦点` above a dateline) names the page's column, not the story. Judged only under a
+    story long enough for a headline's words to show up in it."""
+    if len(heading) != 1 or len(body) < MIN_LABELLED_BODY_CHARS:
         return False
     text = heading[0].text
     short = len(text) <= MAX_LABEL_CHARS and " " not in text

@@ -14,20 +14,36 @@ import ahocorasick
 
 # (every key of the page, shortest key that counts) → the keys inside a longer one
 Containment = Callable[[Collection[str], int], frozenset[str]]
+# Keys enter the automaton cut to this many characters: pyahocorasick follows every failure
+# link at each character it reads, which over repetitive text (`哈哈哈…`, `000…`) costs as
+# much as the deepest key. A longer key found by its cut is confirmed with one substring test.
+MAX_PATTERN_CHARS = 128
 
 
 def contained_keys(keys: Collection[str], min_chars: int) -> frozenset[str]:
     """Keys of at least `min_chars` characters that occur inside a strictly longer key."""
-    patterns = {key for key in keys if len(key) >= min_chars}
-    if not patterns:
+    groups: dict[str, list[str]] = {}  # the keys each cut stands for
+    for key in {key for key in keys if len(key) >= min_chars}:
+        groups.setdefault(key[:MAX_PATTERN_CHARS], []).append(key)
+    if not groups:
         return frozenset()
     automaton = ahocorasick.Automaton()
-    for pattern in patterns:
-        automaton.add_word(pattern, pattern)
+    for number, cut in enumerate(groups):
+        automaton.add_word(cut, number)
     automaton.make_automaton()
+    members = list(groups.values())
     found: set[str] = set()
-    for key in {key for key in keys if len(key) > min_chars}:
-        found.update(pattern for _, pattern in automaton.iter(key) if len(pattern) < len(key))
+    for haystack in {key for key in keys if len(key) > min_chars}:
+        seen: set[int] = set()  # a cut occurring again in this haystack adds nothing
+        for _, number in automaton.iter(haystack):
+            if number in seen:
+                continue
+            seen.add(number)
+            found.update(
+                key
+                for key in members[number]
+                if len(key) < len(haystack) and (len(key) <= MAX_PATTERN_CHARS or key in haystack)
+            )
     return frozenset(found)
 
 

@@ -45,7 +45,7 @@ from index.store import CURRENT, Manifest, generation_dirs, validate_generation
 from index.topic import CorpusWords, topic_words
 
 if TYPE_CHECKING:  # the reader imports torch: only engines that use it pay for that
-    from index.reader.reading import SpanReader
+    from index.reader.reading import PassageReader
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Engine:
         searcher: Searcher,
         articles: dict[tuple[str, int], Article],
         settings: Settings,
-        reader: SpanReader | None = None,
+        reader: PassageReader | None = None,
     ) -> None:
         self.manifest = manifest
         self._reader = reader
@@ -302,7 +302,7 @@ def _configured_embedder(settings: Settings) -> Embedder:
         raise IndexInvalidError(str(exc)) from exc
 
 
-def configured_reader(settings: Settings) -> SpanReader | None:
+def configured_reader(settings: Settings) -> PassageReader | None:
     """The reader the settings ask for (loaded once per process), or None for the rules."""
     if settings.answerer != "reader":
         return None
@@ -318,7 +318,7 @@ def load_generation(
     path: Path,
     settings: Settings,
     embedder: Embedder | None = None,
-    reader: SpanReader | None = None,
+    reader: PassageReader | None = None,
 ) -> Engine:
     """Validate and load one generation directory; raise IndexInvalidError with the reason."""
     manifest = validate_generation(path, required=GENERATION_FILES)

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     max_concurrent_searches: int = Field(2, ge=1)
     reload_interval_s: float = Field(30.0, gt=0)
     feedback_path: Path = Field(Path(".newsqa/feedback.jsonl"))
+    # One vote per user per answer is kept; beyond this many the oldest go, so a crowd of
+    # voters cannot grow the file without bound.
+    feedback_max_votes: int = Field(10_000, ge=1, description="votes kept in the feedback file")
     # A follow-up is answered in the last exchange's story while the chat is this fresh.
     conversation_idle_s: float = Field(600.0, gt=0, description="conversation memory, seconds")
     # How long Telegram may serve an inline query's results from its cache (0: never).

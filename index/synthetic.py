@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from index.cleaning import BLANK_LINE, SENTENCE_END, split_sentences
+from index.cleaning import BLANK_LINE, CLOSING_MARKS, SENTENCE_END, split_sentences
 from index.models import Page
 
 # Blocks at least this long are body text to rebuild; shorter ones are layout, kept as printed.
@@ -74,7 +74,7 @@ def clause_pool(paragraphs: Iterable[str]) -> ClausePool:
         for sentence in split_sentences(paragraph)
         for clause in CLAUSE.findall(sentence)
     ]
-    final = tuple(c for c in clauses if c.rstrip("”’」』）)")[-1:] in SENTENCE_END)
+    final = tuple(c for c in clauses if c.rstrip(CLOSING_MARKS)[-1:] in SENTENCE_END)
     inner = tuple(c for c in clauses if c[-1:] in ",，;；")
     if not final or not inner:
         raise ValueError("the source pages hold too little body text to draw sentences from")
@@ -106,5 +106,5 @@ def new_sentence(clauses: int, pool: ClausePool, rng: random.Random) -> str:
 
 
 def vary_figures(text: str, rng: random.Random) -> str:
-    """The same words with other figures, as the next report of the same kind would have."""
-    return DIGITS.sub(lambda m: str(rng.randrange(1, 10 ** len(m.group()) * 10)), text)
+    """The same words with other figures (no more digits), as the next such report has."""
+    return DIGITS.sub(lambda m: str(rng.randrange(10 ** len(m.group()))), text)

@@ -190,3 +190,13 @@ async def _wait_started(application: BotApplication, task: asyncio.Task[None]) -
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the bot did not start within 30 s")
+
+
+async def eventually(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Until `condition()` holds, for what the bot does after its last API call (a vote stored
+    in a worker thread after the thanks): `FakeBotApi.wait_for` wakes on API calls only."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)

@@ -46,5 +46,6 @@ def test_failed_answer_has_the_answer_shape_plus_error() -> None:
         "answer": None,
         "passages": [],
         "elapsed_ms": 0.0,
+        "context": None,
         "error": "why",
     }

@@ -17,6 +17,7 @@ from tests.bot_harness import (
     FakeEngine,
     RunningBot,
     bot_settings,
+    eventually,
     running_bot,
 )
 from tests.fake_bot_api import (
@@ -74,7 +75,7 @@ async def test_private_question_gets_one_cited_answer(bot: RunningBot) -> None:
 
 async def test_command_menu_is_set_in_both_languages(bot: RunningBot) -> None:
     commands = bot.api.commands
-    assert {c["command"] for c in commands[""]} == {"start", "help", "ask", "about"}
+    assert {c["command"] for c in commands[""]} == {"start", "help", "ask", "about", "new"}
     assert {c["description"] for c in commands["zh"]} >= {"使用说明", "索引信息"}
 
 
@@ -168,16 +169,20 @@ async def test_more_pages_on_from_the_replied_question(bot: RunningBot) -> None:
     assert not any(b["text"] == "更多" for b in buttons(last))
 
 
-async def test_feedback_is_recorded(bot: RunningBot, tmp_path: Path) -> None:
+async def test_feedback_is_recorded_once_per_user_per_answer(
+    bot: RunningBot, tmp_path: Path
+) -> None:
     api = bot.api
     chat, user = api.private_chat(6001), api.user(6001)
     answer = await ask(api, chat, user, "聂荣县远程会诊多少场")
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
     await api.press(answer, "fb:up", user)
-    await api.press(answer, "fb:down", user)
+    await eventually(lambda: len(log.read()) == 1, "the first vote")
+    await api.press(answer, "fb:down", user)  # a change of mind replaces the vote
     await api.wait_for(lambda: len(api.calls_to("answerCallbackQuery")) == 2, what="thanks")
     await api.settle()
-    votes = FeedbackLog(tmp_path / "feedback.jsonl").read()
-    assert [v.vote for v in votes] == ["up", "down"]
+    votes = log.read()
+    assert [v.vote for v in votes] == ["down"]
     assert votes[0].question == "聂荣县远程会诊多少场"
     assert votes[0].message_id == answer["message_id"]
     assert api.calls_to("answerCallbackQuery")[0].params["text"] == "谢谢反馈！"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.feedback import FeedbackLog
 from bot.reload import EngineHolder, IndexReloader
 from bot.render import MESSAGE_LIMIT
 from index.models import Paragraph, PassageContext
@@ -19,6 +20,7 @@ from tests.bot_harness import (
     FakeEngine,
     RunningBot,
     bot_settings,
+    eventually,
     running_bot,
 )
 from tests.fake_bot_api import FakeBotApi, buttons, visible_text
@@ -134,3 +136,71 @@ async def test_a_refused_current_is_remembered_not_reloaded_at_every_check() -> 
     assert source.loads == 2
     await watcher.check(forced=True)  # SIGHUP still retries
     assert source.loads == 3
+
+
+async def test_votes_count_only_on_the_bots_own_answers(api: FakeBotApi, tmp_path: Path) -> None:
+    """A client can send any callback data for any message: only 👍/👎 under an answer count."""
+    source = EngineSource(FakeEngine())
+    settings = bot_settings(api, tmp_path, rate_limit_burst=20)
+    log = FeedbackLog(settings.feedback_path)
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        chat, user = api.private_chat(5101), api.user(5101)
+        question = await api.send_text(chat, user, "聂荣县远程会诊多少场")
+        await api.wait_for(lambda: bool(api.replies_to(question)), what="the answer")
+        (answer,) = api.replies_to(question)
+        more = next(b for b in buttons(answer) if b["text"] == "更多")
+        await api.press(answer, more["callback_data"], user)
+        await api.wait_for(lambda: len(api.sent) == 2, what="page 2")
+        page = api.sent[1]  # the bot's, with buttons, but no 👍/👎
+        await api.press(answer, "fb:sideways", user)  # no such button
+        await api.press(question, "fb:up", user)  # the user's own message
+        await api.press(page, "fb:up", user)
+        await api.wait_for(lambda: len(api.calls_to("answerCallbackQuery")) == 4, what="acks")
+        await api.press(answer, "fb:up", user)
+        await eventually(lambda: bool(log.read()), "the one real vote")
+        await api.settle()
+    (vote,) = log.read()
+    assert (vote.vote, vote.message_id) == ("up", answer["message_id"])
+    refused = api.calls_to("answerCallbackQuery")[1:4]
+    assert all("text" not in call.params for call in refused)
+
+
+async def test_feedback_file_stays_within_its_limit(api: FakeBotApi, tmp_path: Path) -> None:
+    source = EngineSource(FakeEngine())
+    settings = bot_settings(api, tmp_path, feedback_max_votes=3, rate_limit_burst=20)
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        chat = api.private_chat(5201)
+        question = await api.send_text(chat, api.user(5201), "聂荣县远程会诊多少场")
+        await api.wait_for(lambda: bool(api.replies_to(question)), what="the answer")
+        (answer,) = api.replies_to(question)
+        for voter in range(5202, 5212):
+            await api.press(answer, "fb:down", api.user(voter))
+        await api.wait_for(lambda: len(api.calls_to("answerCallbackQuery")) == 10, what="thanks")
+        await api.settle()
+    lines = Path(settings.feedback_path).read_text("utf-8").splitlines()
+    assert 1 <= len(lines) <= 3
+
+
+async def test_edits_and_channel_posts_off_the_allow_list_get_no_reply(
+    api: FakeBotApi, tmp_path: Path
+) -> None:
+    source = EngineSource(FakeEngine())
+    settings = bot_settings(api, tmp_path, allowed_chats=[1111])
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        stranger = api.user(2222)
+        edited = api._new_message(api.private_chat(2222), stranger, text="聂荣县远程会诊多少场")
+        await api.edit_text(edited, "聂荣县远程会诊多少场?")
+        channel = {"id": -100555, "type": "channel", "title": "Newswire"}
+        post = api._new_message(channel, stranger, text="聂荣县远程会诊多少场")
+        del post["from"]  # channel posts are sent by the channel itself
+        post["sender_chat"] = channel
+        await api.push_update({"channel_post": post})
+        await api.push_update({"edited_channel_post": dict(post, edit_date=post["date"] + 1)})
+        # The allowed chat is answered; by the time all is quiet the others had their chance.
+        allowed = await api.send_text(
+            api.private_chat(1111), api.user(1111), "聂荣县远程会诊多少场"
+        )
+        await api.wait_for(lambda: bool(api.replies_to(allowed)), what="the allowed answer")
+        await api.settle()
+    assert [m["chat"]["id"] for m in api.sent] == [1111]
+    assert not api.calls_to("leaveChat")

@@ -127,7 +127,8 @@ def test_cli_build_ask_list_rollback(
     asked = runner.invoke(main, ["ask", CANONICAL, "--json"], env=env)
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.output)
-    assert set(answer) == {"question", "abstained", "answer", "passages", "elapsed_ms"}
+    assert set(answer) == {"question", "abstained", "answer", "passages", "elapsed_ms", "context"}
+    assert answer["context"] is None  # a single question is answered alone
     assert "90余场次" in answer["answer"]["text"]
     assert set(answer["answer"]["source"]) == {"file", "article", "paragraph"}
 

@@ -44,7 +44,7 @@ class _Read:
     body_start: int  # characters before this offset are the headline
 
 
-class SpanReader:
+class PassageReader:
     """Thread-safe: torch inference holds no state between calls; one lock keeps two questions
     from fighting over the same two cores."""
 
@@ -112,11 +112,11 @@ class SpanReader:
         return span is None or not math.isfinite(span.margin) or span.margin < self.abstain_margin
 
 
-def load_reader(folder: Path = TRAINED_DIR, passages: int = 4, threads: int = 1) -> SpanReader:
-    return SpanReader(load_trained(folder), passages=passages, threads=threads)
+def load_reader(folder: Path = TRAINED_DIR, passages: int = 4, threads: int = 1) -> PassageReader:
+    return PassageReader(load_trained(folder), passages=passages, threads=threads)
 
 
 @lru_cache(maxsize=2)
-def shared_reader(folder: Path | None, passages: int, threads: int) -> SpanReader:
+def shared_reader(folder: Path | None, passages: int, threads: int) -> PassageReader:
     """One reader per process: reloading an index generation does not reload the model."""
     return load_reader(folder or TRAINED_DIR, passages=passages, threads=threads)
