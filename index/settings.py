@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     answerer: Literal["reader", "rules"] = Field("rules", description="answer stage")
     reader_dir: Path | None = Field(None, description="trained reader folder (default: shipped)")
     reader_passages: int = Field(4, ge=1, description="top passages the reader reads")
-    reader_threads: int = Field(2, ge=1, description="CPU threads for one reader call")
+    # One thread, as for the embedder: OpenMP spin-waits when two callers share two cores.
+    reader_threads: int = Field(1, ge=1, description="CPU threads for one reader call")
     # FAISS threads per query; more only pays off for exact search over very large corpora.
     search_threads: int = Field(1, ge=1)
 

@@ -11,6 +11,7 @@ import pytest
 
 from index.reader.metrics import best_over, char_f1, length_bucket
 from index.reader.weights import WeightFormatError, dequantize_q4_0, parse_model
+from index.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -162,3 +163,38 @@ def test_a_tiny_training_run_exports_a_loadable_reader(tmp_path: Path) -> None:
     assert any(k.startswith("encoder.layers.11.") for k in changed)
     # A rerun with the same settings resumes from the finished checkpoint: no new epoch.
     assert train(settings)["history"] == history
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "聂荣县有多少个联村党委",
+        "聶榮縣有多少個聯村黨委",
+        "How many village party committees does Nyainrong have?",
+    ],
+)
+def test_the_reader_answers_from_the_story_in_any_script_or_language(
+    real_index_settings: Settings, question: str
+) -> None:
+    from index.service import load_engine
+
+    engine = load_engine(real_index_settings.model_copy(update={"answerer": "reader"}))
+    result = engine.answer(question)
+    assert result.answer is not None and result.answer.highlight is not None
+    assert "28" in result.answer.highlight
+    assert result.answer.highlight in result.answer.text
+    assert result.answer.source.file.startswith("001_")
+    cited = result.passages[0]
+    assert cited.file == result.answer.source.file and result.answer.text in cited.text
+
+
+@pytest.mark.slow
+def test_the_reader_abstains_when_no_story_is_about_the_question(
+    real_index_settings: Settings,
+) -> None:
+    from index.service import load_engine
+
+    engine = load_engine(real_index_settings.model_copy(update={"answerer": "reader"}))
+    result = engine.answer("火星探测器什么时候发射的")
+    assert result.abstained and result.answer is None and result.passages
