@@ -152,6 +152,7 @@ def prepare_corpus(
         docs_dir,
         max_bytes=settings.max_story_bytes,
         follow_outside_symlinks=settings.follow_outside_symlinks,
+        progress=progress,
     )
     skipped = tuple((s.file, s.reason) for s in report.skipped)
     if not report.pages:

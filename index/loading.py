@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.models import Page
+from index.progress import stage_items
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def load_pages(
     *,
     max_bytes: int = DEFAULT_MAX_STORY_BYTES,
     follow_outside_symlinks: bool = False,
+    progress: bool = False,
 ) -> LoadReport:
     """Read every story under `docs_dir`; a bad file is skipped with a warning, never fatal.
 
@@ -75,7 +77,8 @@ def load_pages(
     pages: list[Page] = []
     skipped: list[SkippedFile] = []
     root = docs_dir.resolve()
-    for name, path in sorted(story_paths(docs_dir, pattern, skipped)):
+    paths = sorted(story_paths(docs_dir, pattern, skipped))
+    for name, path in stage_items(paths, "loading", "file", progress):
         raw = read_story(path, root, max_bytes, follow_outside_symlinks)
         outcome = page_from_bytes(raw, name) if isinstance(raw, bytes) else SkippedFile(name, raw)
         if isinstance(outcome, Page):
