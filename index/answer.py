@@ -1306,7 +1306,7 @@ def _answer_text(
     highlight = span.text(sentence) if span else None
     text = sentence
     offset = 0
-    if len(sentence) < 40 and candidate.index > 0:
+    if len(sentence) < _SHORT_SENTENCE and candidate.index > 0:
         previous = candidate.sentences[candidate.index - 1]
         if len(previous) + len(sentence) <= max_chars:
             text = previous + sentence

@@ -77,10 +77,17 @@ def simplified_same_length(text: str) -> str:
     return converted if len(converted) == len(text) else text
 
 
+def to_simplified(text: str) -> str:
+    """Traditional characters to simplified (OpenCC t2s); lengths may change."""
+    if not _HAS_CJK.search(text):
+        return text
+    converted: str = _opencc_t2s().convert(text)
+    return converted
+
+
 def normalize_question(text: str) -> str:
     """Simplified Chinese, half-width digits and latin, single spaces: the form stories use."""
-    simplified = _opencc_t2s().convert(text) if _HAS_CJK.search(text) else text
-    return _WHITESPACE_RUN.sub(" ", to_halfwidth(simplified)).strip()
+    return _WHITESPACE_RUN.sub(" ", to_halfwidth(to_simplified(text))).strip()
 
 
 # --- typing ------------------------------------------------------------------------------

