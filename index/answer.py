@@ -26,8 +26,8 @@ from index.question import (
     char_bigrams,
     content_segments,
     has_content,
+    matching_form,
     question_grams,
-    simplified_same_length,
     tag_words,
     tokenize,
 )
@@ -1034,7 +1034,7 @@ class _Candidate:
     hit: Hit
     rank: int
     index: int  # position of the sentence within its chunk
-    sentences: tuple[str, ...]  # all sentences of the chunk, to add a neighbour
+    bounds: tuple[tuple[int, int], ...]  # every sentence of the chunk's text, to add a neighbour
 
 
 def _article_key(chunk: Chunk) -> tuple[str, int]:
@@ -1246,13 +1246,12 @@ def _candidates(hits: Sequence[Hit]) -> list[_Candidate]:
         if key not in headlines_seen and hit.chunk.headline.strip():
             headlines_seen.add(key)
             headline = hit.chunk.headline.strip()
+            candidates.append(_Candidate(matching_form(headline), headline, hit, rank, -1, ()))
+        bounds = tuple(sentence_bounds(hit.chunk.text))
+        for index, (start, end) in enumerate(bounds):
+            sentence = hit.chunk.text[start:end]
             candidates.append(
-                _Candidate(simplified_same_length(headline), headline, hit, rank, -1, ())
-            )
-        sentences = tuple(split_sentences(hit.chunk.text))
-        for index, sentence in enumerate(sentences):
-            candidates.append(
-                _Candidate(simplified_same_length(sentence), sentence, hit, rank, index, sentences)
+                _Candidate(matching_form(sentence), sentence, hit, rank, index, bounds)
             )
     return candidates
 
@@ -1263,8 +1262,8 @@ def _article_contexts(hits: Sequence[Hit]) -> dict[tuple[str, int], str]:
     for hit in hits:
         key = _article_key(hit.chunk)
         if key not in contexts:
-            contexts[key] = simplified_same_length(hit.chunk.headline) + "\n"
-        contexts[key] += simplified_same_length(hit.chunk.text) + "\n"
+            contexts[key] = matching_form(hit.chunk.headline) + "\n"
+        contexts[key] += matching_form(hit.chunk.text) + "\n"
     return contexts
 
 
@@ -1301,16 +1300,18 @@ def _dense_for(
 def _answer_text(
     candidate: _Candidate, span: _Span | None, max_chars: int
 ) -> tuple[str, str | None]:
-    """The sentence (with its predecessor when it is short), cut to `max_chars` around the span."""
+    """The sentence (with its predecessor when it is short, and what the chunk has between
+    them), cut to `max_chars` around the span."""
     sentence = candidate.original
     highlight = span.text(sentence) if span else None
     text = sentence
     offset = 0
     if len(sentence) < _SHORT_SENTENCE and candidate.index > 0:
-        previous = candidate.sentences[candidate.index - 1]
-        if len(previous) + len(sentence) <= max_chars:
-            text = previous + sentence
-            offset = len(previous)
+        start = candidate.bounds[candidate.index - 1][0]
+        end = candidate.bounds[candidate.index][1]
+        if end - start <= max_chars:
+            text = candidate.hit.chunk.text[start:end]
+            offset = len(text) - len(sentence)
     if len(text) > max_chars:
         start = offset + (span.start if span else 0)
         window_start = max(0, min(start - max_chars // 3, len(text) - max_chars))
@@ -1379,7 +1380,7 @@ def abstention_reason(
     if extraction is None or not hits:
         return "nothing retrieved"
     focus = analyse_question(question)
-    article = simplified_same_length(
+    article = matching_form(
         "\n".join(
             f"{hit.chunk.headline}\n{hit.chunk.text}"
             for hit in hits
@@ -1389,7 +1390,7 @@ def abstention_reason(
     missing = [term for term in _key_terms(focus) if not _term_found(term, article)]
     if missing:
         return f"the answer's story does not name {missing[0]}"
-    answer_text = simplified_same_length(extraction.text)
+    answer_text = matching_form(extraction.text)
     if focus.counted_noun and not _term_found(focus.counted_noun, answer_text):
         return f"the answer sentence does not count {focus.counted_noun}"
     if not extraction.counts_asked_thing:

@@ -279,13 +279,17 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_benchmarks(settings: Settings, quick: bool = False, json_path: Path | None = None) -> str:
+def collect_benchmarks(settings: Settings, quick: bool = False) -> dict[str, Any]:
     sizes = (10_000, 100_000) if quick else (10_000, 100_000, 1_000_000)
-    report = {
+    return {
         "corpus": bench_corpus(settings),
         "scaling": bench_scaling(settings, sizes),
         "cleaning": bench_cleaning(settings),
     }
+
+
+def run_benchmarks(settings: Settings, quick: bool = False, json_path: Path | None = None) -> str:
+    report = collect_benchmarks(settings, quick)
     if json_path:
         json_path.write_text(json.dumps(report, indent=2), "utf-8")
     return format_report(report)

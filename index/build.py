@@ -1,50 +1,83 @@
 """Build a generation: stories → articles → chunks → vectors + BM25 → files, then switch atomically.
 
-A failed build raises `BuildError` and leaves the serving generation untouched.
+A failed build raises `BuildError` and leaves the serving generation untouched. Embedding and
+tokenising, the slow stages, run shard by shard on a pool of worker processes
+(`NEWSQA_BUILD_JOBS`) and keep each finished shard in the caches, so a killed build resumes
+where it stopped and a daily build only works on the stories that are new.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
+import pickle
 import shutil
 import time
+import zlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from index.analysis import (
+    BM25_TERMS,
+    LEXICON_PAIRS,
+    LEXICON_WORDS,
+    Analysed,
+    AnalysisCache,
+    AnalysisStats,
+    analyse_texts,
+    init_analysis_worker,
+)
 from index.backends.uri import backend_spec, index_root
 from index.chunking import chunk_articles, retrieval_text
 from index.cleaning import split_articles
-from index.crosslingual import CrossLingualLexicon, corpus_words_and_pairs
-from index.dense import build_dense_index, choose_index_type, save_dense_index
-from index.embedding import Embedder, EmbeddingCache, embed_passages_cached, embedder_for
+
+# Re-exported: the backends and the engine name the generation's files from here.
+from index.corpus import ARTICLES_FILE as ARTICLES_FILE
+from index.corpus import CHUNKS_FILE as CHUNKS_FILE
+from index.corpus import article_from_json, article_to_json, write_corpus
+from index.corpus import chunk_article_rows as chunk_article_rows
+from index.crosslingual import CrossLingualLexicon, pinyin_keys, pinyin_words
+from index.dense import FLAT, build_dense_index, choose_index_type, save_dense_index
+from index.embedding import (
+    Embedder,
+    EmbedderSource,
+    EmbeddingCache,
+    embed_passages_cached,
+    embedder_for,
+    text_key,
+)
 from index.errors import BuildBusyError, BuildError, NewsqaError
-from index.lexical import build_bm25, save_bm25
+from index.lexical import write_bm25
 from index.loading import LoadReport, load_pages
 from index.models import Article, Chunk, Page
-from index.progress import stage_bar, stage_items
+from index.parallel import ShardPool, resolve_jobs, shards
+from index.progress import stage_bar
 from index.settings import Settings
 from index.store import (
+    CURRENT,
     SCHEMA_VERSION,
     Manifest,
     artifact_hashes,
+    file_sha256,
     new_generation_id,
     prune_generations,
     publish_generation,
+    read_manifest,
     staging_directory,
 )
 
 log = logging.getLogger(__name__)
 
-CHUNKS_FILE = "chunks.jsonl"
 LEXICON_FILE = "crosslingual.json"
-ARTICLES_FILE = "articles.jsonl"
 DENSE_FILE = "dense.faiss"
 CHUNK_BM25_DIR = "bm25_chunks"
 ARTICLE_BM25_DIR = "bm25_articles"
@@ -60,6 +93,14 @@ GENERATION_FILES = (
 LEAD_CHARS = 40
 # What the indexing bar counts: dense index, two BM25 indexes, lexicon, files, publishing.
 INDEX_STEPS = 6
+# Words whose pinyin one worker task computes.
+PINYIN_SHARD = 20_000
+# Corpora with fewer words and word pairs assemble their lexicon here, not on a worker.
+PARALLEL_LEXICON_WORDS = 100_000
+# A daily build keeps the IVF centroids of the generation before it until the archive has
+# grown by this factor since they were trained: training is most of an IVF build's time.
+RETRAIN_GROWTH = 1.25
+IVF_TRAINED_AT = "ivf_trained_chunks"
 
 
 @dataclass(frozen=True)
@@ -74,6 +115,9 @@ class BuildSummary:
     reused: int
     index_type: str
     seconds: float
+    # Seconds per stage (load, clean, chunk, embed, faiss, tokenise, bm25, lexicon, write).
+    stages: dict[str, float] = field(default_factory=dict)
+    tokenised: int = 0  # texts tokenised afresh; the others came from the analysis cache
 
     def describe(self) -> str:
         lines = [
@@ -82,8 +126,27 @@ class BuildSummary:
             f"  articles: {self.articles}  chunks: {self.chunks}  "
             f"(embedded {self.embedded}, reused {self.reused} from cache)",
         ]
+        if self.stages:
+            lines.append("  stages: " + "  ".join(f"{k} {v:.1f} s" for k, v in self.stages.items()))
         lines += [f"  skipped {name}: {reason}" for name, reason in self.skipped]
         return "\n".join(lines)
+
+
+class StageTimer:
+    """Seconds spent in each named stage of a build."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.seconds[stage] = round(self.seconds.get(stage, 0.0) + spent, 3)
+            log.debug("%s: %.1f s, peak memory %.0f MB", stage, spent, _peak_rss_mb())
 
 
 def article_lead(article: Article) -> str:
@@ -133,56 +196,156 @@ def check_docs_dir(docs_dir: Path) -> None:
         raise BuildError(f"story directory {docs_dir} does not exist")
 
 
-def split_pages(pages: Sequence[Page], progress: bool = False) -> list[Article]:
-    """Cut every page into articles; the bar counts characters, as one story may be 30 MB."""
-    articles: list[Article] = []
+def page_code_version(settings: Settings) -> str:
+    """What a page's articles and chunks depend on besides its text: the code that cuts and
+    chunks (its source, so any change to it is a new version) and the chunk settings."""
+    from index import chunking, cleaning, containment, models
+
+    digest = hashlib.sha256(f"{settings.chunk_size}/{settings.chunk_overlap}".encode())
+    for module in (cleaning, containment, chunking, models):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
+def clean_and_chunk(
+    pages: Sequence[Page],
+    settings: Settings,
+    cache: AnalysisCache | None,
+    timer: StageTimer,
+    progress: bool = False,
+) -> tuple[list[Article], list[Chunk]]:
+    """Every page cut into articles and chunks; pages seen by an earlier build (same text,
+    same code) come from the cache."""
+    version = page_code_version(settings)
+    keys = [text_key(f"{version}\x00{page.file}\x00{page.text}") for page in pages]
+    with timer("clean"):
+        found = cache.get_pages(keys) if cache else {}
+        todo = [n for n, key in enumerate(keys) if key not in found]
+        cleaned = dict(zip(todo, split_each_page([pages[n] for n in todo], progress), strict=True))
+    with timer("chunk"), stage_bar("chunking", len(keys), "page", progress) as bar:
+        fresh: dict[str, bytes] = {}
+        articles: list[Article] = []
+        chunks: list[Chunk] = []
+        for n, key in enumerate(keys):
+            bar.update()
+            if n in cleaned:
+                page_chunks = chunk_articles(
+                    cleaned[n], settings.chunk_size, settings.chunk_overlap
+                )
+                fresh[key] = _pack_page(cleaned[n], page_chunks)
+                articles += cleaned[n]
+                chunks += page_chunks
+            else:
+                page_articles, page_chunks = _unpack_page(found[key])
+                articles += page_articles
+                chunks += page_chunks
+        if cache and fresh:
+            cache.put_pages(fresh)
+    return articles, chunks
+
+
+def _pack_page(articles: Sequence[Article], chunks: Sequence[Chunk]) -> bytes:
+    data = {
+        "articles": [article_to_json(a) for a in articles],
+        "chunks": [c.to_json() for c in chunks],
+    }
+    return zlib.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"), 1)
+
+
+def _unpack_page(blob: bytes) -> tuple[list[Article], list[Chunk]]:
+    data = json.loads(zlib.decompress(blob))
+    return (
+        [article_from_json(a) for a in data["articles"]],
+        [Chunk.from_json(c) for c in data["chunks"]],
+    )
+
+
+def split_each_page(pages: Sequence[Page], progress: bool = False) -> list[list[Article]]:
+    """Each page's articles; the bar counts characters, as one story may be 30 MB."""
+    out: list[list[Article]] = []
     with stage_bar("cleaning", sum(len(page.text) for page in pages), "char", progress) as bar:
         for page in pages:
-            articles.extend(split_articles(page))
+            out.append(split_articles(page))
             bar.update(len(page.text))
-    return articles
+    return out
 
 
 def prepare_corpus(
-    settings: Settings, progress: bool = False, embedder: Embedder | None = None
+    settings: Settings,
+    progress: bool = False,
+    embedder: Embedder | None = None,
+    timer: StageTimer | None = None,
 ) -> PreparedCorpus:
     """Read, clean, chunk and embed the stories (the cache embeds only what changed)."""
+    timer = timer or StageTimer()
     docs_dir = settings.docs_dir
-    report = load_pages(
-        docs_dir,
-        max_bytes=settings.max_story_bytes,
-        follow_outside_symlinks=settings.follow_outside_symlinks,
-        progress=progress,
-    )
+    with timer("load"):
+        report = load_pages(
+            docs_dir,
+            max_bytes=settings.max_story_bytes,
+            follow_outside_symlinks=settings.follow_outside_symlinks,
+            progress=progress,
+        )
     skipped = tuple((s.file, s.reason) for s in report.skipped)
     if not report.pages:
         raise BuildError(f"no readable stories in {docs_dir} ({len(skipped)} skipped)")
-    articles = split_pages(report.pages, progress)
-    chunks = chunk_articles(
-        stage_items(articles, "chunking", "article", progress),
-        settings.chunk_size,
-        settings.chunk_overlap,
+    analyses = AnalysisCache.open(
+        settings.cache_dir / "analysis.sqlite", settings.cache_lock_timeout_s
+    )
+    try:
+        articles, chunks = clean_and_chunk(report.pages, settings, analyses, timer, progress)
+    finally:
+        if analyses is not None:
+            analyses.close()
+    # The articles hold the text now; the report keeps what the manifest needs of each page.
+    report = LoadReport(
+        pages=tuple(replace(page, text="") for page in report.pages), skipped=report.skipped
     )
     if not chunks:
         raise BuildError(f"the stories in {docs_dir} hold no text to index")
 
-    try:
-        model = embedder or embedder_for(settings)
-    except NewsqaError as exc:
-        raise BuildError(str(exc)) from exc
-    leads = [article_lead(articles[row]) for row in chunk_article_rows(chunks, articles)]
-    texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
-    cache = EmbeddingCache.open(
-        settings.cache_dir / "embeddings.sqlite", settings.cache_lock_timeout_s
-    )
-    try:
-        vectors, embedded = embed_passages_cached(
-            model, texts, cache, settings.embed_batch_size, progress=progress
+    with timer("embed"):
+        try:
+            model = embedder or embedder_for(settings)
+        except NewsqaError as exc:
+            raise BuildError(str(exc)) from exc
+        leads = [article_lead(articles[row]) for row in chunk_article_rows(chunks, articles)]
+        texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
+        cache = EmbeddingCache.open(
+            settings.cache_dir / "embeddings.sqlite", settings.cache_lock_timeout_s
         )
-    finally:
-        if cache is not None:
-            cache.close()
+        try:
+            vectors, embedded = embed_passages_cached(
+                model,
+                texts,
+                cache,
+                settings.embed_batch_size,
+                progress=progress,
+                jobs=_embedding_jobs(settings),
+                source=_worker_source(settings, embedder),
+            )
+        finally:
+            if cache is not None:
+                cache.close()
     return PreparedCorpus(report, skipped, articles, chunks, model, texts, vectors, embedded)
+
+
+def _embedding_jobs(settings: Settings) -> int:
+    """Worker processes for embedding: one model on a GPU serves best from one process."""
+    return 1 if settings.embed_device != "cpu" else resolve_jobs(settings.build_jobs)
+
+
+def _worker_source(settings: Settings, embedder: Embedder | None) -> EmbedderSource | None:
+    """What embedding workers load: the configured model, or the embedder given (when it can
+    be sent to another process); None keeps embedding in this process."""
+    if embedder is None:
+        return settings
+    try:
+        pickle.dumps(embedder)
+    except Exception:
+        log.info("embedder %s cannot be sent to workers; embedding in one process", embedder.id)
+        return None
+    return embedder
 
 
 def build_generation(
@@ -199,8 +362,10 @@ def build_generation(
     settings = settings.model_copy(update={"index_dir": index_root(settings)})
     started = time.perf_counter()
     check_docs_dir(settings.docs_dir)
+    timer = StageTimer()
+    analysed = AnalysisStats()
     with build_lock(settings.index_dir):
-        corpus = prepare_corpus(settings, progress, embedder)
+        corpus = prepare_corpus(settings, progress, embedder, timer)
         report, skipped, articles, chunks = (
             corpus.report,
             corpus.skipped,
@@ -217,20 +382,62 @@ def build_generation(
         staging = staging_directory(settings.index_dir)
         bar = stage_bar("indexing", INDEX_STEPS, "step", progress)
         try:
-            index_type = choose_index_type(len(chunks), settings.ann_threshold)
-            save_dense_index(build_dense_index(vectors, index_type), staging / DENSE_FILE)
-            bar.update()
-            save_bm25(build_bm25(texts), staging / CHUNK_BM25_DIR)
+            with timer("faiss"):
+                index_type = choose_index_type(len(chunks), settings.ann_threshold)
+                trained, trained_on = reusable_ivf(
+                    settings.index_dir, model, index_type, len(chunks)
+                )
+                dense = build_dense_index(vectors, index_type, trained=trained)
+                save_dense_index(dense, staging / DENSE_FILE)
+                del dense
+            # The vectors are in the index file now; an archive's take gigabytes.
+            del vectors
+            corpus = replace(corpus, vectors=np.zeros((0, model.dimension), dtype=np.float32))
             bar.update()
             documents = [article_document(a) for a in articles]
-            save_bm25(build_bm25(documents), staging / ARTICLE_BM25_DIR)
-            bar.update()
-            CrossLingualLexicon.build(*corpus_words_and_pairs(documents)).save(
-                staging / LEXICON_FILE
+            jobs = resolve_jobs(settings.build_jobs)
+            cache = AnalysisCache.open(
+                settings.cache_dir / "analysis.sqlite", settings.cache_lock_timeout_s
             )
-            bar.update()
-            _write_jsonl(staging / CHUNKS_FILE, [c.to_json() for c in chunks])
-            _write_articles(staging / ARTICLES_FILE, articles)
+            try:
+                # One index at a time, each analysis dropped once written: an archive's
+                # token arrays take gigabytes.
+                with ShardPool(jobs, init_analysis_worker) as pool:
+                    with timer("tokenise"):
+                        of_chunks = analyse_texts(
+                            texts, (BM25_TERMS,), cache, pool, progress, stats=analysed
+                        )
+                    with timer("bm25"):
+                        _write_bm25(of_chunks.pop(BM25_TERMS), staging / CHUNK_BM25_DIR)
+                        bar.update()
+                    with timer("tokenise"):
+                        of_articles = analyse_texts(
+                            documents,
+                            (BM25_TERMS, LEXICON_WORDS, LEXICON_PAIRS),
+                            cache,
+                            pool,
+                            progress,
+                            stats=analysed,
+                        )
+                    with timer("lexicon"):
+                        # Assembled by a worker while this process writes the BM25 files.
+                        lexicon = lexicon_job(
+                            of_articles.pop(LEXICON_WORDS),
+                            of_articles.pop(LEXICON_PAIRS),
+                            cache,
+                            pool,
+                        )
+                    with timer("bm25"):
+                        _write_bm25(of_articles.pop(BM25_TERMS), staging / ARTICLE_BM25_DIR)
+                        bar.update()
+                    with timer("lexicon"):
+                        lexicon.result().save(staging / LEXICON_FILE)
+                        bar.update()
+            finally:
+                if cache is not None:
+                    cache.close()
+            with timer("write"):
+                write_corpus(staging, chunks, articles)
             bar.update()
             manifest = Manifest(
                 schema_version=SCHEMA_VERSION,
@@ -248,6 +455,7 @@ def build_generation(
                 settings={
                     "chunk_size": settings.chunk_size,
                     "chunk_overlap": settings.chunk_overlap,
+                    IVF_TRAINED_AT: trained_on,
                 },
             )
             final = publish_generation(settings.index_dir, staging, manifest)
@@ -270,33 +478,80 @@ def build_generation(
         reused=len(chunks) - embedded,
         index_type=index_type,
         seconds=time.perf_counter() - started,
+        stages=timer.seconds,
+        tokenised=analysed.computed,
     )
     log.info("built %s: %d chunks", summary.generation, summary.chunks)
     return summary
 
 
-def chunk_article_rows(chunks: Sequence[Chunk], articles: Sequence[Article]) -> np.ndarray:
-    rows = {(a.file, a.index): row for row, a in enumerate(articles)}
-    return np.array([rows[(c.file, c.article_index)] for c in chunks], dtype=np.int64)
+def reusable_ivf(
+    index_dir: Path, model: Embedder, index_type: str, count: int
+) -> tuple[Any | None, int]:
+    """The serving generation's IVF index, to lend its trained centroids to this build, and
+    the archive size they were trained at; (None, count) when this build trains afresh: a flat
+    index, another embedder or index type, or an archive grown past RETRAIN_GROWTH."""
+    if index_type == FLAT or not (index_dir / CURRENT).exists():
+        return None, count
+    current = (index_dir / CURRENT).resolve()
+    try:
+        manifest = read_manifest(current)
+        trained_on = int(manifest.settings.get(IVF_TRAINED_AT, 0))
+        fits = (
+            manifest.embedder == model.id
+            and manifest.dimension == model.dimension
+            and manifest.index_type == index_type
+            and trained_on > 0
+            and count <= trained_on * RETRAIN_GROWTH
+            and file_sha256(current / DENSE_FILE) == manifest.artifacts.get(DENSE_FILE)
+        )
+        if not fits:
+            return None, count
+        import faiss
+
+        return faiss.read_index(str(current / DENSE_FILE)), trained_on
+    except (NewsqaError, OSError, ValueError, RuntimeError) as exc:
+        log.info("training the dense index afresh: %s", exc)
+        return None, count
 
 
-def _write_jsonl(path: Path, rows: Sequence[dict[str, object]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux and macOS report it differently)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
 
 
-def _write_articles(path: Path, articles: Sequence[Article]) -> None:
-    _write_jsonl(
-        path,
-        [
-            {
-                "file": a.file,
-                "index": a.index,
-                "headline": a.headline,
-                "byline": a.byline,
-                "paragraphs": [[p.number, p.text] for p in a.paragraphs],
-            }
-            for a in articles
-        ],
-    )
+def _write_bm25(analysed: Analysed, directory: Path) -> None:
+    write_bm25(analysed.ids, analysed.offsets, analysed.terms, directory, analysed.counts)
+
+
+def lexicon_job(
+    words: Analysed, pairs: Analysed, cache: AnalysisCache | None, pool: ShardPool
+) -> Future[CrossLingualLexicon]:
+    """The cross-lingual lexicon of the corpus's words, assembled by the pool; their pinyin
+    comes from the cache or from the pool first (it is most of the lexicon's cost)."""
+    corpus_words = [words.terms[i] for i in np.unique(words.ids).tolist()]
+    corpus_pairs = [pairs.terms[i] for i in np.unique(pairs.ids).tolist()]
+    needed = sorted(pinyin_words(corpus_words, corpus_pairs))
+    known = cache.get_pinyin(needed) if cache else {}
+    missing = [w for w in needed if w not in known]
+    work = shards(missing, PINYIN_SHARD)
+    for number, keys in pool.imap(pinyin_keys, work):
+        computed = dict(zip(work[number], keys, strict=True))
+        if cache:
+            cache.put_pinyin(computed)
+        known.update(computed)
+    inputs = (corpus_words, corpus_pairs, known)
+    if len(corpus_words) + len(corpus_pairs) < PARALLEL_LEXICON_WORDS:
+        return ShardPool(1).submit(_assemble_lexicon, inputs)  # less than a worker's start-up
+    return pool.submit(_assemble_lexicon, inputs)
+
+
+def _assemble_lexicon(
+    work: tuple[list[str], list[str], dict[str, str]],
+) -> CrossLingualLexicon:
+    words, pairs, pinyin = work
+    return CrossLingualLexicon.build(words, pairs, pinyin=pinyin)

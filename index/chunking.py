@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 
 from index.models import Article, Chunk
@@ -23,6 +24,9 @@ SENTENCE_SEPARATORS: tuple[str, ...] = (
     "、",
     "",
 )
+
+# Runs of spaces, tabs, ideographic and no-break spaces; not line breaks.
+SPACES = re.compile(r"[^\S\n]+")
 
 
 def chunk_id(file: str, article_index: int, position: int, text: str) -> str:
@@ -74,6 +78,8 @@ def chunk_articles(articles: Iterable[Article], chunk_size: int, chunk_overlap: 
 
 
 def retrieval_text(chunk: Chunk, lead: str = "") -> str:
-    """What is embedded and indexed: headline and lead give the chunk its place and topic."""
+    """What is embedded and indexed: headline and lead give the chunk its place and topic.
+    Spaces of any width and length read as one plain space (the chunk keeps them as written)."""
     context = " ".join(part for part in (chunk.headline, lead) if part)
-    return f"{context}\n{chunk.text}" if context else chunk.text
+    text = f"{context}\n{chunk.text}" if context else chunk.text
+    return SPACES.sub(" ", text)

@@ -46,7 +46,6 @@ BRACKET_PAIRS = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"),
 BLANK_LINE = re.compile(r"\n\s*\n")
 SENTENCE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”’」』）)]*|$)|[。！？!?]+")
 HEADING_MARK = re.compile(r"^(#{1,6})(?=[^#])\s*")
-SPACES = re.compile(r"\s+")
 # What `str.isalnum` rejects: `\w` is exactly isalnum() plus the underscore.
 NOT_ALNUM = re.compile(r"[\W_]+")
 SENTENCE_PUNCTUATION = re.compile(r"[。！？!?；;…]")
@@ -190,8 +189,9 @@ def strip_heading_mark(line: str) -> tuple[int, str]:
 
 
 def join_wrapped_lines(lines: Sequence[str]) -> str:
-    """Hard-wrapped lines of one block: Chinese joins without a space, Latin with one."""
-    return SPACES.sub(" ", join_cut_texts(lines))
+    """Hard-wrapped lines of one block: Chinese joins without a space, Latin with one; the
+    spaces inside each line stay as written, so answers quote the story verbatim."""
+    return join_cut_texts(lines)
 
 
 # ---------------------------------------------------------------- block kinds
@@ -388,13 +388,14 @@ def is_subtitle(group: Sequence[Block], i: int) -> bool:
 
 
 def join_headline_lines(lines: Sequence[str]) -> str:
-    """`亚东县堆纳乡：` + `走访察民情` → one line; parallel headline lines get a space."""
+    """`亚东县堆纳乡：` + `走访察民情` → one line; parallel headline lines get a space. Spaces
+    inside a line stay as written (a headline is quoted when it answers)."""
     headline = ""
     for line in lines:
         if headline and not headline.endswith(KICKER_ENDINGS):
             headline += " "
         headline += line
-    return SPACES.sub(" ", headline).strip()
+    return headline.strip()
 
 
 # ---------------------------------------------------------------- articles
@@ -447,7 +448,7 @@ def is_column_label(heading: Sequence[Block], body: str) -> bool:
     if len(heading) != 1 or len(body) < MIN_LABELLED_BODY_CHARS:
         return False
     text = heading[0].text
-    short = len(text) <= MAX_LABEL_CHARS and " " not in text
+    short = len(text) <= MAX_LABEL_CHARS and not any(ch.isspace() for ch in text)
     return short and not char_bigrams(text) & char_bigrams(body)
 
 

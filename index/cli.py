@@ -132,6 +132,24 @@ def index_group() -> None:
 @docs_option
 @index_option
 @embedder_option
+@click.option(
+    "--jobs",
+    "build_jobs",
+    type=click.IntRange(0),
+    help="Worker processes for embedding and tokenising (0: one per core; env NEWSQA_BUILD_JOBS).",
+)
+@click.option(
+    "--device",
+    "embed_device",
+    help="Where a sentence-transformers model runs: cpu, cuda, cuda:1, … "
+    "(env NEWSQA_EMBED_DEVICE).",
+)
+@click.option(
+    "--batch-size",
+    "embed_batch_size",
+    type=click.IntRange(1),
+    help="Passages per embedding batch (env NEWSQA_EMBED_BATCH_SIZE).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def index_build(
@@ -139,12 +157,25 @@ def index_build(
     docs_dir: Path | None,
     index_dir: Path | None,
     embedder: str | None,
+    build_jobs: int | None,
+    embed_device: str | None,
+    embed_batch_size: int | None,
     quiet: bool,
 ) -> None:
-    """Build a new generation from the stories and switch to it atomically."""
+    """Build a new generation from the stories and switch to it atomically.
+
+    A killed build resumes: embedded and tokenised shards are kept in the caches."""
     from index.build import build_generation
 
-    settings = _settings(ctx, docs_dir=docs_dir, index_dir=index_dir, embedder=embedder)
+    settings = _settings(
+        ctx,
+        docs_dir=docs_dir,
+        index_dir=index_dir,
+        embedder=embedder,
+        build_jobs=build_jobs,
+        embed_device=embed_device,
+        embed_batch_size=embed_batch_size,
+    )
     summary = _run(lambda: build_generation(settings, progress=not quiet))
     click.echo(summary.describe())
 
@@ -314,14 +345,126 @@ def eval_command(
 @main.command()
 @docs_option
 @click.option("--quick", is_flag=True, help="Smaller scaling run (10^4 and 10^5 only).")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write JSON.")
+@click.option(
+    "--json",
+    "json_path",
+    is_flag=False,
+    flag_value="-",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Also write JSON to a file; alone, print JSON instead of the table "
+    "(with --archive: one object a line, per size).",
+)
+@click.option(
+    "--archive",
+    "archive_sizes",
+    multiple=True,
+    type=click.IntRange(100),
+    help="Measure build, load, memory and retrieval on a synthetic archive of about N chunks "
+    "(repeat for several sizes; each runs in processes of its own).",
+)
+@click.option(
+    "--work",
+    "work_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/bench-archive"),
+    show_default=True,
+    help="--archive: where archives (kept for the next run) and indexes go.",
+)
+@click.option(
+    "--reader-data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("../shared/data/reader"),
+    show_default=True,
+    help="--archive: reading-comprehension files the planted questions come from.",
+)
+@click.option("--jobs", type=click.IntRange(0), help="--archive: build workers (0: one per core).")
+@click.option(
+    "--compare-at",
+    type=click.IntRange(0),
+    default=100_000,
+    show_default=True,
+    help="--archive: the size also built with --jobs 1, after 1% new stories and by the "
+    "baseline commit (0: none).",
+)
+@click.option("--baseline-ref", help="--archive: the commit measured as the baseline.")
 @click.pass_context
-def bench(ctx: click.Context, docs_dir: Path | None, quick: bool, json_path: Path | None) -> None:
+def bench(
+    ctx: click.Context,
+    docs_dir: Path | None,
+    quick: bool,
+    json_path: Path | None,
+    archive_sizes: tuple[int, ...],
+    work_dir: Path,
+    reader_data: Path,
+    jobs: int | None,
+    compare_at: int,
+    baseline_ref: str | None,
+) -> None:
     """Latency, build, rebuild and scaling benchmarks on this machine."""
-    from index.bench import run_benchmarks
-
     settings = _settings(ctx, docs_dir=docs_dir)
+    if archive_sizes:
+        _bench_archive(
+            settings,
+            archive_sizes,
+            work_dir,
+            reader_data,
+            settings.build_jobs if jobs is None else jobs,
+            compare_at,
+            baseline_ref,
+            json_path,
+        )
+        return
+    from index.bench import collect_benchmarks, run_benchmarks
+
+    if json_path is not None and str(json_path) == "-":
+        import json
+
+        click.echo(json.dumps(_run(lambda: collect_benchmarks(settings, quick)), indent=2))
+        return
     click.echo(_run(lambda: run_benchmarks(settings, quick=quick, json_path=json_path)))
+
+
+def _bench_archive(
+    settings: Settings,
+    sizes: tuple[int, ...],
+    work_dir: Path,
+    reader_data: Path,
+    jobs: int,
+    compare_at: int,
+    baseline_ref: str | None,
+    json_path: Path | None,
+) -> None:
+    """`newsqa bench --archive`: rows as JSON lines (stdout or a file) and the table."""
+    import json
+
+    from index.bench_archive import BASELINE_REF, ArchivePlan, format_rows, run_archive_bench
+
+    plan = ArchivePlan(
+        sizes=sizes,
+        work_dir=work_dir,
+        stories_dir=settings.docs_dir,
+        reader_dir=reader_data,
+        jobs=jobs,
+        baseline_at=compare_at or None,
+        baseline_ref=baseline_ref or BASELINE_REF,
+        jobs_ratio_at=compare_at or None,
+        incremental_at=compare_at or None,
+    )
+    to_stdout = json_path is not None and str(json_path) == "-"
+    if json_path is not None and not to_stdout:
+        json_path.write_text("", "utf-8")
+
+    def emit(row: dict[str, Any]) -> None:
+        line = json.dumps(row, ensure_ascii=False)
+        if to_stdout:
+            click.echo(line)
+        elif json_path is not None:
+            with json_path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+
+    rows = _run(lambda: run_archive_bench(plan, emit, log=lambda m: click.echo(m, err=True)))
+    if not to_stdout:
+        click.echo(format_rows(rows))
 
 
 @main.group("reader")
@@ -365,6 +508,20 @@ def reader_group() -> None:
 )
 @click.option("--epochs", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--max-examples", type=click.IntRange(0), default=0, help="Train on a sample.")
+@click.option(
+    "--init",
+    "init_from",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Start from a trained reader folder (same --layers) instead of the base weights.",
+)
+@click.option("--learning-rate", type=float, default=1.5e-4, show_default=True)
+@click.option("--head-learning-rate", type=float, default=1e-3, show_default=True)
+@click.option(
+    "--unit-labels/--no-unit-labels",
+    default=True,
+    show_default=True,
+    help="Label number answers with their unit, as CMRC and DRCD do.",
+)
 def reader_train(
     data_dir: Path,
     cmrc_dir: Path,
@@ -373,6 +530,10 @@ def reader_train(
     trainable_layers: int,
     epochs: int,
     max_examples: int,
+    init_from: Path | None,
+    learning_rate: float,
+    head_learning_rate: float,
+    unit_labels: bool,
 ) -> None:
     """Fine-tune the reader's top layers (hours on a 2-core CPU; resumable)."""
     from index.reader.model import TRAINED_DIR
@@ -386,8 +547,46 @@ def reader_train(
         trainable_layers=trainable_layers,
         epochs=epochs,
         max_examples=max_examples,
+        init_from=init_from,
+        learning_rate=learning_rate,
+        head_learning_rate=head_learning_rate,
+        unit_labels=unit_labels,
     )
     _run(lambda: train(settings))
+
+
+@reader_group.command("rerank")
+@click.option(
+    "--qa",
+    "qa_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("var/eval/heldout/qa.jsonl"),
+    show_default=True,
+    help="QA set to fit on (benchmarks/heldout_set.py writes the held-out articles).",
+)
+@click.option(
+    "--docs",
+    "docs_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("var/eval/heldout/stories"),
+    show_default=True,
+)
+@click.option(
+    "--reader",
+    "reader_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Reader folder to read with and write rerank.json into (default: the shipped one).",
+)
+@click.pass_context
+def reader_rerank(
+    ctx: click.Context, qa_path: Path, docs_dir: Path, reader_dir: Path | None
+) -> None:
+    """Fit the span reranker on a QA set the reader never trained on (minutes)."""
+    from index.reader.model import TRAINED_DIR
+    from index.reader.rerank_fit import fit_on_set
+
+    settings = _settings(ctx, docs_dir=docs_dir, reader_dir=reader_dir)
+    click.echo(_run(lambda: fit_on_set(settings, qa_path, reader_dir or TRAINED_DIR)))
 
 
 @main.command()

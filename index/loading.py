@@ -1,4 +1,4 @@
-"""Files → decoded pages: detect the encoding, normalise whitespace, skip what cannot be read."""
+"""Files → decoded pages: detect the encoding, unify line breaks, skip what cannot be read."""
 
 from __future__ import annotations
 
@@ -25,10 +25,9 @@ MAX_UNPRINTABLE_SHARE = 0.02
 ALLOWED_CONTROLS = frozenset("\n\r\t\f")
 UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cn", "Co", "Cs"})
 
-LINE_BREAK = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+# What `str.splitlines` takes for a line break, other than the file separators.
+LINE_BREAK = re.compile(r"\r\n?|[\u2028\u2029\x85\f\v]")
 INVISIBLE_CHARS = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
-WIDE_OR_HARD_SPACE = re.compile(r"[\u3000\u00a0\u2007\u202f\t\f\v]")
-RUN_OF_SPACES = re.compile(r" {2,}")
 # Story files are untrusted: a larger one is skipped rather than read into memory.
 DEFAULT_MAX_STORY_BYTES = 20_000_000
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -208,9 +207,11 @@ def looks_like_text(text: str) -> bool:
 
 
 def normalize_whitespace(text: str) -> str:
-    """One newline convention and plain spaces, so block splitting and matching see one form."""
+    """One newline convention, lines trimmed, invisible format characters dropped.
+
+    Spaces inside a line stay as the story wrote them (ideographic, no-break, tabs, runs):
+    answers quote the text verbatim, and matching reads its own normalised copy of it."""
     text = LINE_BREAK.sub("\n", text)
     text = INVISIBLE_CHARS.sub("", text)
-    text = WIDE_OR_HARD_SPACE.sub(" ", text)
-    lines = (RUN_OF_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    lines = (line.strip() for line in text.split("\n"))
     return "\n".join(lines).strip("\n") + "\n"

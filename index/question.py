@@ -77,6 +77,18 @@ def simplified_same_length(text: str) -> str:
     return converted if len(converted) == len(text) else text
 
 
+# Every space of any width (ideographic, no-break, tab, …) as a plain one; U+3000 is the
+# highest code point `str.isspace` accepts. Line breaks stay: sentences end at them.
+_PLAIN_SPACES = {c: 0x20 for c in range(0x3001) if chr(c).isspace() and chr(c) != "\n"}
+
+
+def matching_form(text: str) -> str:
+    """A story's text as answers are matched against questions: simplified characters and plain
+    spaces. Same length as `text`, so a span found in it cuts the original, which is what an
+    answer quotes (the story's own characters)."""
+    return simplified_same_length(text.translate(_PLAIN_SPACES))
+
+
 def to_simplified(text: str) -> str:
     """Traditional characters to simplified (OpenCC t2s); lengths may change."""
     if not _HAS_CJK.search(text):

@@ -1,7 +1,9 @@
 """Hybrid retrieval: dense (FAISS) + BM25 over chunks, lifted by BM25 over whole articles.
 
 The article score carries facts a chunk does not repeat: a chunk that says only 全县 still
-belongs to the article about 聂荣县.
+belongs to the article about 聂荣县. Only the candidates are scored: the dense top hits and
+the BM25 top hits (found without scoring every chunk, `LexicalIndex.top_k`), and the articles
+they belong to, so a query costs about the same in a five-story index and in an archive.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from index.corpus import Corpus
 from index.crosslingual import CrossLingualLexicon
 from index.dense import search_dense
 from index.embedding import Embedder
-from index.lexical import bm25_scores
+from index.lexical import LexicalIndex
 from index.models import Chunk, Hit
 
 
@@ -33,7 +36,6 @@ class Searcher(Protocol):
 
     embedder: Embedder
     lexicon: CrossLingualLexicon
-    chunks: list[Chunk]
 
     def search(self, question: str, k: int, candidates: int = 30) -> list[Hit]: ...
 
@@ -45,45 +47,58 @@ class HybridSearcher:
 
     def __init__(
         self,
-        chunks: Sequence[Chunk],
+        corpus: Corpus,
         chunk_articles: np.ndarray,
         dense_index: Any,
-        chunk_bm25: Any,
-        article_bm25: Any,
+        chunk_lexical: LexicalIndex,
+        article_lexical: LexicalIndex,
         embedder: Embedder,
         lexicon: CrossLingualLexicon | None = None,
         weights: FusionWeights | None = None,
     ) -> None:
-        self.chunks = list(chunks)
+        self.corpus = corpus
         self._chunk_articles = chunk_articles  # chunk row -> article row
         self._dense = dense_index
-        self._chunk_bm25 = chunk_bm25
-        self._article_bm25 = article_bm25
+        self._chunk_lexical = chunk_lexical
+        self._article_lexical = article_lexical
         self.embedder = embedder
         self.lexicon = lexicon or CrossLingualLexicon()
         self.weights = weights or FusionWeights()
-        self._by_id = {c.id: c for c in self.chunks}
 
     def chunk(self, chunk_id: str) -> Chunk | None:
-        return self._by_id.get(chunk_id)
+        return self.corpus.chunk(chunk_id)
 
     def search(self, question: str, k: int, candidates: int = 30) -> list[Hit]:
-        if not self.chunks:
+        if not len(self.corpus):
             return []
         query = self.embedder.embed_queries([question])[0]
         dense_scores, dense_ids = search_dense(self._dense, query, candidates)
         lexical_query = " ".join([question, *self.lexicon.expand(question)])
-        lexical_all = bm25_scores(self._chunk_bm25, lexical_query)
-        article_all = bm25_scores(self._article_bm25, lexical_query)
-        ranked = fuse_weighted(
-            dense_scores,
-            dense_ids,
-            lexical_all,
-            article_all[self._chunk_articles],
-            candidates,
-            self.weights,
+        ranked = self.rank(dense_scores, dense_ids, lexical_query, candidates)
+        return distinct_hits(self.corpus, ranked, k)
+
+    def rank(
+        self,
+        dense_scores: np.ndarray,
+        dense_ids: np.ndarray,
+        lexical_query: str,
+        candidates: int,
+    ) -> list[Ranked]:
+        """The fused ranking of the dense hits and the BM25 top `candidates`: the same as
+        `fuse_weighted` over every chunk's and article's score, from the candidates' alone."""
+        chunk_terms = self._chunk_lexical.query_ids(lexical_query)
+        lexical_top, top_scores, dense_lexical = self._chunk_lexical.top_k(
+            chunk_terms, candidates, also=dense_ids
         )
-        return distinct_hits(self.chunks, ranked, k)
+        pool = list(dict.fromkeys([*dense_ids.tolist(), *lexical_top.tolist()]))
+        rows = np.array(pool, dtype=np.int64)
+        by_row = dict(zip(dense_ids.tolist(), dense_lexical.tolist(), strict=True))
+        by_row.update(zip(lexical_top.tolist(), top_scores.tolist(), strict=True))
+        lexical = np.array([by_row[row] for row in pool], dtype=np.float32)
+        articles, of_row = np.unique(self._chunk_articles[rows], return_inverse=True)
+        article_terms = self._article_lexical.query_ids(lexical_query)
+        article = self._article_lexical.scores_for(article_terms, articles)[of_row]
+        return fuse_pool(pool, dense_scores, dense_ids, lexical, article, self.weights)
 
 
 @dataclass(frozen=True)
@@ -105,17 +120,34 @@ def fuse_weighted(
     weights: FusionWeights,
 ) -> list[Ranked]:
     """Pool the dense top hits and the lexical top hits, normalise each signal and add them
-    with `weights`; best first. `lexical_all` and `article_by_chunk` hold one score per row."""
-    lexical_top = np.argsort(-lexical_all)[:candidates]
+    with `weights`; best first. `lexical_all` and `article_by_chunk` hold one score per row
+    (the exhaustive form of `HybridSearcher.rank`; equal scores rank by row)."""
+    lexical_top = np.argsort(-lexical_all, kind="stable")[:candidates]
     lexical_top = lexical_top[lexical_all[lexical_top] > 0]
-
     pool = list(dict.fromkeys([*dense_ids.tolist(), *lexical_top.tolist()]))
+    return fuse_pool(
+        pool,
+        dense_scores,
+        dense_ids,
+        lexical_all[pool],
+        article_by_chunk[pool],
+        weights,
+    )
+
+
+def fuse_pool(
+    pool: Sequence[int],
+    dense_scores: np.ndarray,
+    dense_ids: np.ndarray,
+    lexical: np.ndarray,
+    article: np.ndarray,
+    weights: FusionWeights,
+) -> list[Ranked]:
+    """Fuse the pooled rows' signals: dense (rows the dense search missed get its lowest
+    score), chunk BM25 and article BM25, each normalised over the pool; best first."""
     dense_by_row = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
     floor = float(dense_scores.min()) if len(dense_scores) else 0.0
     dense = np.array([dense_by_row.get(row, floor) for row in pool], dtype=np.float32)
-    lexical = lexical_all[pool]
-    article = article_by_chunk[pool]
-
     fused = (
         weights.dense * _min_max(dense)
         + weights.lexical * _by_max(lexical)
@@ -127,7 +159,7 @@ def fuse_weighted(
     ]
 
 
-def distinct_hits(chunks: Sequence[Chunk], ranked: Sequence[Ranked], k: int) -> list[Hit]:
+def distinct_hits(chunks: Sequence[Chunk] | Corpus, ranked: Sequence[Ranked], k: int) -> list[Hit]:
     """The first k ranked chunks, skipping repeated texts (a repeated paragraph would waste a
     result slot)."""
     hits: list[Hit] = []

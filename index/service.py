@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from index.answer import extract_answer, quote_span, should_abstain
 from index.backends.uri import backend_spec, index_root
 from index.build import (
@@ -18,20 +20,25 @@ from index.build import (
     DENSE_FILE,
     GENERATION_FILES,
     LEXICON_FILE,
+)
+from index.corpus import (
+    LOOKUPS_DIR,
+    Corpus,
+    MappedCorpus,
+    MemoryCorpus,
+    article_from_json,
     chunk_article_rows,
 )
 from index.crosslingual import CrossLingualLexicon
 from index.dense import load_dense_index
 from index.embedding import Embedder, embedder_for
 from index.errors import EmbedderError, IndexInvalidError, IndexNotFoundError
-from index.lexical import load_bm25
+from index.lexical import LexicalIndex
 from index.models import (
     AnswerSpan,
-    Article,
     Chunk,
     Hit,
     IndexInfo,
-    Paragraph,
     Passage,
     PassageContext,
     QAResult,
@@ -45,7 +52,7 @@ from index.store import CURRENT, Manifest, generation_dirs, validate_generation
 from index.topic import CorpusWords, topic_words
 
 if TYPE_CHECKING:  # the reader imports torch: only engines that use it pay for that
-    from index.reader.reading import PassageReader
+    from index.reader.reading import PassageReader, ReadSpan
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +72,7 @@ class Engine:
         manifest: Manifest,
         path: Path,
         searcher: Searcher,
-        articles: dict[tuple[str, int], Article],
+        corpus: Corpus,
         settings: Settings,
         reader: PassageReader | None = None,
     ) -> None:
@@ -73,11 +80,9 @@ class Engine:
         self._reader = reader
         self.path = path
         self._searcher = searcher
-        self._articles = articles
-        self._chunks_by_id = {c.id: c for c in searcher.chunks}
+        self._corpus = corpus
         self._settings = settings
-        # Built on first use; a race only builds one twice (both results are equal).
-        self._by_article: dict[tuple[str, int], tuple[Chunk, ...]] | None = None
+        # Built on first use; a race only builds it twice (both results are equal).
         self._words: CorpusWords | None = None
 
     @property
@@ -114,7 +119,7 @@ class Engine:
         elif within_file is None:
             hits = self._hits(query, self._settings.candidates)
         else:
-            everything = self._hits(query, len(self._chunks_by_id))
+            everything = self._hits(query, len(self._corpus))
             hits = [h for h in everything if h.chunk.file == within_file]
         if within_file is not None and carried is not None:
             hits = [h for h in hits if h.chunk.file == within_file]
@@ -141,7 +146,7 @@ class Engine:
 
     def topic(self, chunk_id: str) -> Topic | None:
         """The article behind a chunk id, as a reply's scope (None when no longer indexed)."""
-        chunk = self._chunks_by_id.get(chunk_id)
+        chunk = self._corpus.chunk(chunk_id)
         if chunk is None:
             return None
         return Topic(chunk.file, chunk.article_index, chunk.headline, reply=True)
@@ -165,36 +170,38 @@ class Engine:
         seen = {h.chunk.id for h in ranked}
         rest = [
             Hit(chunk=c, score=0.0)
-            for c in self._article_chunks().get(topic.article_key, ())
+            for c in self._corpus.article_chunks(*topic.article_key)
             if c.id not in seen
         ]
         return ranked + rest
 
-    def _article_chunks(self) -> dict[tuple[str, int], tuple[Chunk, ...]]:
-        """Chunks by article, in article order (built on first use)."""
-        if self._by_article is None:
-            grouped: dict[tuple[str, int], list[Chunk]] = {}
-            for chunk in self._searcher.chunks:
-                grouped.setdefault(_article_of(chunk), []).append(chunk)
-            self._by_article = {
-                key: tuple(sorted(chunks, key=lambda c: c.position))
-                for key, chunks in grouped.items()
-            }
-        return self._by_article
-
     def _corpus_words(self) -> CorpusWords:
         """Which nouns are common in this generation (built on first use)."""
         if self._words is None:
-            self._words = CorpusWords(f"{a.headline}\n{a.text}" for a in self._articles.values())
+            self._words = CorpusWords(f"{a.headline}\n{a.text}" for a in self._corpus.articles())
         return self._words
+
+    @property
+    def reader_margin(self) -> float:
+        """The reader's abstention margin (calibrated in training)."""
+        if self._reader is None:
+            raise ValueError("this engine answers with the rules, not the reader")
+        return self._reader.abstain_margin
+
+    def reader_candidates(self, question: str, limit: int = 20) -> list[ReadSpan]:
+        """The reader's candidate spans for a question asked afresh (to fit the reranker)."""
+        if self._reader is None:
+            raise ValueError("this engine answers with the rules, not the reader")
+        query = _query(question)
+        return self._reader.candidates(query, self._hits(query, self._settings.candidates), limit)
 
     def _read(self, query: str, hits: list[Hit]) -> tuple[AnswerSpan | None, Chunk | None]:
         """The trained reader's span, quoted with its sentence; None when it abstains."""
         assert self._reader is not None
         if not hits:
             return None, None
-        span = self._reader.read(query, hits)
-        if span is None or self._reader.abstains(span):
+        span = self._reader.answer(query, hits)
+        if span is None:
             return None, None
         chunk = span.hit.chunk
         text, highlight = quote_span(
@@ -234,7 +241,7 @@ class Engine:
         """The cited paragraph, or the part of a long one that covers its matched chunks."""
         best = group[0]
         chunk = best.chunk
-        article = self._articles.get((chunk.file, chunk.article_index))
+        article = self._corpus.article(chunk.file, chunk.article_index)
         text = chunk.text
         if article is not None:
             for paragraph in article.paragraphs:
@@ -251,10 +258,12 @@ class Engine:
         )
 
     def context(self, chunk_id: str, radius: int = 1) -> PassageContext | None:
-        chunk = self._chunks_by_id.get(chunk_id)
+        chunk = self._corpus.chunk(chunk_id)
         if chunk is None:
             return None
-        article = self._articles[(chunk.file, chunk.article_index)]
+        article = self._corpus.article(chunk.file, chunk.article_index)
+        if article is None:
+            return None
         numbers = [p.number for p in article.paragraphs]
         at = numbers.index(chunk.paragraph) if chunk.paragraph in numbers else 0
         window = article.paragraphs[max(0, at - radius) : at + radius + 1]
@@ -333,19 +342,11 @@ def load_generation(
             "configured; rebuild or set NEWSQA_EMBEDDER to match"
         )
     try:
-        chunks = [
-            Chunk.from_json(json.loads(line))
-            for line in (path / CHUNKS_FILE).read_text("utf-8").splitlines()
-        ]
-        articles = [
-            _article_from_json(json.loads(line))
-            for line in (path / ARTICLES_FILE).read_text("utf-8").splitlines()
-        ]
+        corpus, rows = _open_corpus(path)
         dense = load_dense_index(path / DENSE_FILE, threads=settings.search_threads)
-        chunk_bm25 = load_bm25(path / CHUNK_BM25_DIR)
-        article_bm25 = load_bm25(path / ARTICLE_BM25_DIR)
+        chunk_lexical = LexicalIndex(path / CHUNK_BM25_DIR)
+        article_lexical = LexicalIndex(path / ARTICLE_BM25_DIR)
         lexicon = CrossLingualLexicon.load(path / LEXICON_FILE)
-        rows = chunk_article_rows(chunks, articles)
     # A malformed line (wrong types, missing keys) is refused like any corrupt artifact.
     except (
         OSError,
@@ -357,14 +358,15 @@ def load_generation(
         RuntimeError,
     ) as exc:
         raise IndexInvalidError(f"{path.name}: cannot read index files: {exc!r}") from exc
-    if len(chunks) != manifest.chunks or dense.ntotal != manifest.chunks:
+    counts = {len(corpus), dense.ntotal, chunk_lexical.num_docs, len(rows)}
+    if counts != {manifest.chunks} or article_lexical.num_docs != manifest.articles:
         raise IndexInvalidError(f"{path.name}: chunk counts disagree with the manifest")
     searcher = HybridSearcher(
-        chunks=chunks,
+        corpus=corpus,
         chunk_articles=rows,
         dense_index=dense,
-        chunk_bm25=chunk_bm25,
-        article_bm25=article_bm25,
+        chunk_lexical=chunk_lexical,
+        article_lexical=article_lexical,
         embedder=embedder,
         lexicon=lexicon,
     )
@@ -372,23 +374,31 @@ def load_generation(
         manifest=manifest,
         path=path,
         searcher=searcher,
-        articles={(a.file, a.index): a for a in articles},
+        corpus=corpus,
         settings=settings,
         reader=reader,
     )
 
 
-def _article_from_json(data: dict[str, object]) -> Article:
-    paragraphs = data["paragraphs"]
-    if not isinstance(paragraphs, list):
-        raise TypeError("an article's paragraphs are not a list")
-    return Article(
-        file=str(data["file"]),
-        index=int(str(data["index"])),
-        headline=str(data["headline"]),
-        byline=str(data.get("byline", "")),
-        paragraphs=tuple(Paragraph(number=int(n), text=str(t)) for n, t in paragraphs),
-    )
+def _open_corpus(path: Path) -> tuple[Corpus, np.ndarray]:
+    """The generation's chunk store, memory-mapped; a generation from before the lookups
+    existed is read into memory whole, as it always was."""
+    if (path / LOOKUPS_DIR).is_dir():
+        mapped = MappedCorpus(path)
+        return mapped, mapped.chunk_articles
+    chunks = [
+        Chunk.from_json(json.loads(line))
+        for line in (path / CHUNKS_FILE).read_text("utf-8").splitlines()
+    ]
+    articles = [
+        article_from_json(json.loads(line))
+        for line in (path / ARTICLES_FILE).read_text("utf-8").splitlines()
+    ]
+    return MemoryCorpus(chunks, articles), chunk_article_rows(chunks, articles)
+
+
+# The name the Milvus engine imports.
+_article_from_json = article_from_json
 
 
 def load_engine(

@@ -50,3 +50,9 @@ def test_retrieval_text_carries_headline_and_lead() -> None:
     text = retrieval_text(chunk, lead="那曲市聂荣县")
     assert text.startswith("聂荣县:党建搭台强根基 那曲市聂荣县\n")
     assert text.endswith(chunk.text)
+
+
+def test_retrieval_text_reads_spaces_of_any_width_as_one_while_the_chunk_keeps_them() -> None:
+    chunk = chunk_article(_article("全县10个\u3000联村党委，\u00a0开展  试点。"), 200, 20)[0]
+    assert chunk.text == "全县10个\u3000联村党委，\u00a0开展  试点。"
+    assert retrieval_text(chunk).endswith("\n全县10个 联村党委， 开展 试点。")

@@ -3,7 +3,8 @@
 `cleaning_before_issue8` is the former module verbatim. Each step issue 8 rewrote (joining
 wrapped lines, repairing cut paragraphs, crossed headlines, dedupe with containment, repeated
 sentences) is run, new and former, on what the page's earlier steps made of it, so a deliberate
-change to another step of the cleaning does not hide or fake a difference. Pages: the real
+change to another step of the cleaning does not hide or fake a difference (joined lines are
+compared up to their spaces, which issue 9 keeps as written). Pages: the real
 stories, large synthetic pages built from them, and random pages crowded with the quirks the
 rewritten steps handle (cut paragraphs, notes and closing quotes at the cut, Latin words
 across a wrap, fragments of other paragraphs).
@@ -12,6 +13,7 @@ across a wrap, fragments of other paragraphs).
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +28,7 @@ from index.synthetic import synthetic_page
 from tests import cleaning_before_issue8 as before
 
 STORIES = Path(__file__).parents[1].parent / "shared" / "stories"
+SPACES = re.compile(r"\s+")
 
 Plain = list[tuple[str, str, list[tuple[int, str, str]]]]
 
@@ -52,7 +55,9 @@ def assert_cleans_as_before(page: Page, monkeypatch: pytest.MonkeyPatch) -> None
     """Every rewritten step, new and former, on the same input; then the page as a whole."""
     blocks = cleaning.split_blocks(page.text)
     former_blocks = before.split_blocks(page.text)
-    assert [(b.number, b.text, b.level) for b in blocks] == [
+    # One deliberate change since (issue 9): spaces inside a line stay as written for quotes,
+    # where the former step collapsed each run of them into one.
+    assert [(b.number, SPACES.sub(" ", b.text), b.level) for b in blocks] == [
         (b.number, b.text, b.level) for b in former_blocks
     ]
     cut: list[list[cleaning.Piece]] = []  # what each article's break repair was given

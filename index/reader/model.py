@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from index.reader.encoder import Encoder, build_encoder
+from index.reader.encoder import Encoder, Packed, build_encoder
 from index.reader.tokenizer import UnigramTokenizer
 from index.reader.weights import load_model_image
 
@@ -33,14 +33,17 @@ class SpanReader(nn.Module):
     def bottom(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The frozen layers' output: computed once per window during training."""
         x = self.encoder.embed(input_ids)
-        return self.encoder.run_layers(x, attention_mask, 0, self.first_trained_layer)
+        bias = self.encoder.attention_bias(attention_mask, x.dtype)
+        return self.encoder.run_layers(x, bias, 0, self.first_trained_layer)
 
     def top(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.encoder.run_layers(
-            hidden, attention_mask, self.first_trained_layer, len(self.encoder.layers)
-        )
+        bias = self.encoder.attention_bias(attention_mask, hidden.dtype)
+        last = len(self.encoder.layers)
+        return self._head(self.encoder.run_layers(hidden, bias, self.first_trained_layer, last))
+
+    def _head(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.head(x)
         return logits[..., 0], logits[..., 1]
 
@@ -48,6 +51,13 @@ class SpanReader(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.top(self.bottom(input_ids, attention_mask), attention_mask)
+
+    def packed(self, rows: Packed) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and end logits over a packed sequence ([total] each)."""
+        x = self.encoder.embed(rows.input_ids, rows.positions)
+        x = self.encoder.run_layers(x, rows.bias, 0, len(self.encoder.layers))
+        start, end = self._head(x)
+        return start[0], end[0]
 
     def trained_state(self) -> dict[str, torch.Tensor]:
         """The parameters training changes: top layers and head."""

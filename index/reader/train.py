@@ -32,10 +32,11 @@ from index.reader.data import (
     load_squad,
     split_by_group,
     with_code_switching,
+    with_unit_answers,
 )
 from index.reader.encoder import pad_batch
 from index.reader.metrics import best_over, length_bucket
-from index.reader.model import SpanReader, new_reader, save_trained
+from index.reader.model import SpanReader, load_trained, new_reader, save_trained
 from index.reader.tokenizer import Encoding, UnigramTokenizer
 from index.reader.windows import Window, best_span, make_windows, question_ids
 
@@ -60,11 +61,22 @@ class TrainSettings:
     held_out: float = 0.05
     seed: int = 13
     max_examples: int = 0  # 0 = all; a handful for the smoke test
+    unit_labels: bool = True  # number answers labelled with their unit (see quantity.py)
+    init_from: Path | None = None  # start from a trained reader instead of the base weights
     checkpoint_every: int = 100
     threads: int = 2
 
     def describe(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+    def fingerprint(self) -> str:
+        """What a checkpoint depends on: not where files go or how often they are written."""
+        kept = {
+            k: v
+            for k, v in self.describe().items()
+            if k not in {"work_dir", "out_dir", "checkpoint_every", "threads"}
+        }
+        return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:8]
 
 
 @dataclass
@@ -131,6 +143,8 @@ def prepare(settings: TrainSettings, tokenizer: UnigramTokenizer) -> Prepared:
     train += _hard_negatives(train, settings.hard_negative_share, settings.seed)
     train = list(with_code_switching(train, settings.code_switch_share, settings.seed))
     held = held_drcd + held_squad
+    if settings.unit_labels:
+        train, held = list(with_unit_answers(train)), list(with_unit_answers(held))
     cmrc = load_cmrc_trial(settings.cmrc_dir)
     held_en = [e for e in with_code_switching(held, 1.0, settings.seed + 1) if e.answerable]
     if settings.max_examples:
@@ -321,6 +335,14 @@ def train(settings: TrainSettings) -> dict[str, Any]:
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     model, tokenizer = new_reader(12 - settings.trainable_layers)
+    if settings.init_from is not None:
+        warm = load_trained(settings.init_from).model
+        if warm.first_trained_layer != model.first_trained_layer:
+            raise ValueError(
+                f"{settings.init_from} trains layers from {warm.first_trained_layer}, "
+                f"not {model.first_trained_layer}"
+            )
+        model.load_state_dict(warm.trained_state(), strict=False)
     prepared = prepare(settings, tokenizer)
     everything = list(prepared.train)
     offsets: dict[str, int] = {}
@@ -355,7 +377,9 @@ def train(settings: TrainSettings) -> dict[str, Any]:
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    checkpoint_path = settings.work_dir / f"checkpoint-{cache.fingerprint}.pt"
+    checkpoint_path = (
+        settings.work_dir / f"checkpoint-{cache.fingerprint}-{settings.fingerprint()}.pt"
+    )
     history: list[dict[str, Any]] = []
     step = 0
     if checkpoint_path.exists():
@@ -442,6 +466,12 @@ def export(
                 "another paragraph of the same article",
                 f"{settings.code_switch_share:.0%} of questions code-switched "
                 "with CC-CEDICT glosses",
+                *(
+                    ["number answers labelled with their unit (CMRC/DRCD convention)"]
+                    if settings.unit_labels
+                    else []
+                ),
+                *([f"warm start: {settings.init_from}"] if settings.init_from else []),
             ],
             "validation": "CMRC 2018 trial (never trained on); "
             "held-out articles of the training sets",

@@ -82,6 +82,38 @@ class SpanScore:
     null_score: float  # the window's no-answer score (<s> start + end)
 
 
+def span_candidates(
+    window: Window,
+    start_logits: Sequence[float],
+    end_logits: Sequence[float],
+    top: int = 20,
+    max_tokens: int = MAX_ANSWER_TOKENS,
+    min_char: int = 0,
+    limit: int = 20,
+) -> list[SpanScore]:
+    """The `limit` highest-scoring valid spans inside the passage part of one window, best
+    first, starting at or after character `min_char` of the passage."""
+    base = window.passage_start
+    last = base + len(window.offsets)
+    first = base
+    while first < last and window.offsets[first - base][0] < min_char:
+        first += 1
+    starts = sorted(range(first, last), key=lambda i: -start_logits[i])[:top]
+    ends = sorted(range(first, last), key=lambda i: -end_logits[i])[:top]
+    null = float(start_logits[0] + end_logits[0])
+    spans: list[SpanScore] = []
+    for s in starts:
+        for e in ends:
+            if e < s or e - s + 1 > max_tokens:
+                continue
+            a = window.offsets[s - base][0]
+            b = window.offsets[e - base][1]
+            if b > a:
+                spans.append(SpanScore(a, b, float(start_logits[s] + end_logits[e]), null))
+    spans.sort(key=lambda span: -span.score)
+    return spans[:limit]
+
+
 def best_span(
     window: Window,
     start_logits: Sequence[float],
@@ -90,26 +122,6 @@ def best_span(
     max_tokens: int = MAX_ANSWER_TOKENS,
     min_char: int = 0,
 ) -> SpanScore | None:
-    """The highest-scoring valid span inside the passage part of one window, starting at or
-    after character `min_char` of the passage."""
-    base = window.passage_start
-    last = base + len(window.offsets)
-    first = base
-    while first < last and window.offsets[first - base][0] < min_char:
-        first += 1
-    starts = sorted(range(first, last), key=lambda i: -start_logits[i])[:top]
-    ends = sorted(range(first, last), key=lambda i: -end_logits[i])[:top]
-    best: SpanScore | None = None
-    null = float(start_logits[0] + end_logits[0])
-    for s in starts:
-        for e in ends:
-            if e < s or e - s + 1 > max_tokens:
-                continue
-            a = window.offsets[s - base][0]
-            b = window.offsets[e - base][1]
-            if b <= a:
-                continue
-            score = float(start_logits[s] + end_logits[e])
-            if best is None or score > best.score:
-                best = SpanScore(a, b, score, null)
-    return best
+    """The highest-scoring valid span (see `span_candidates`)."""
+    spans = span_candidates(window, start_logits, end_logits, top, max_tokens, min_char, 1)
+    return spans[0] if spans else None

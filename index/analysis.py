@@ -1,0 +1,434 @@
+"""Text analyses a build needs (BM25 tokens, the lexicon's words), in parallel and cached.
+
+Each analysis is a pure function of one text, so texts are cut into shards and analysed by
+the build's worker pool. Results are kept in a SQLite cache beside the embedding cache,
+keyed by analysis id + text hash, as arrays of ids into the cache's own term table; a
+daily build analyses only the texts it has not seen, and a killed one keeps every shard it
+finished. Like the embedding cache it only saves time: an unusable cache never stops a build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from index.embedding import move_aside, text_key
+from index.parallel import ShardPool, shards
+from index.progress import stage_bar
+
+log = logging.getLogger(__name__)
+
+# Analysis ids: a new id whenever what an analysis returns changes (never reuse one).
+# BM25: each distinct token of a text with its count (stored as ids, then counts).
+BM25_TERMS = "bm25-terms/2"
+LEXICON_WORDS = "lexicon-words/1"
+LEXICON_PAIRS = "lexicon-pairs/1"
+ANALYSES = (BM25_TERMS, LEXICON_WORDS, LEXICON_PAIRS)
+COUNTED = frozenset({BM25_TERMS})
+# Texts per shard: large enough to amortise a round trip, small enough to resume cheaply.
+SHARD_TEXTS = 1000
+
+Ids = npt.NDArray[np.int32]
+
+
+def init_analysis_worker() -> None:
+    """Worker initializer: load jieba's dictionary once per process, quietly."""
+    from index.tokenize import jieba_module
+
+    jieba_module()
+
+
+def analyse_text(kinds: Sequence[str], text: str) -> list[list[str] | dict[str, int]]:
+    """The terms of each analysis in `kinds` for one text (BM25: each distinct token with its
+    count, in order of first use)."""
+    from index.crosslingual import words_and_pairs
+
+    out: list[list[str] | dict[str, int]] = []
+    words: tuple[list[str], list[str]] | None = None
+    for kind in kinds:
+        if kind == BM25_TERMS:
+            out.append(token_counts(text))
+        elif kind in (LEXICON_WORDS, LEXICON_PAIRS):
+            words = words or words_and_pairs(text)
+            out.append(words[0] if kind == LEXICON_WORDS else words[1])
+        else:
+            raise ValueError(f"unknown analysis {kind!r}")
+    return out
+
+
+def token_counts(text: str) -> dict[str, int]:
+    """BM25 tokens of a text and how often each occurs; an empty text still gets a token, as
+    in bm25s's own index."""
+    from index.tokenize import text_tokens
+
+    counts: dict[str, int] = {}
+    for token in text_tokens(text) or ("",):
+        counts[token] = counts.get(token, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class ShardAnalysis:
+    """One shard's analyses: its own small vocabulary and, per kind, flat ids and lengths (and
+    for counted kinds, each id's count)."""
+
+    terms: list[str]
+    ids: dict[str, Ids]
+    lengths: dict[str, npt.NDArray[np.int64]]
+    counts: dict[str, Ids]
+
+
+def analyse_shard(work: tuple[tuple[str, ...], Sequence[str]]) -> ShardAnalysis:
+    """Analyse a shard of texts (run in a worker process)."""
+    kinds, texts = work
+    vocabulary: dict[str, int] = {}
+    ids: dict[str, list[int]] = {kind: [] for kind in kinds}
+    lengths: dict[str, list[int]] = {kind: [] for kind in kinds}
+    counts: dict[str, list[int]] = {kind: [] for kind in kinds if kind in COUNTED}
+    for text in texts:
+        for kind, terms in zip(kinds, analyse_text(kinds, text), strict=True):
+            ids[kind].extend(vocabulary.setdefault(term, len(vocabulary)) for term in terms)
+            lengths[kind].append(len(terms))
+            if isinstance(terms, dict):
+                counts[kind].extend(terms.values())
+    return ShardAnalysis(
+        terms=list(vocabulary),
+        ids={kind: np.asarray(ids[kind], dtype=np.int32) for kind in kinds},
+        lengths={kind: np.asarray(lengths[kind], dtype=np.int64) for kind in kinds},
+        counts={kind: np.asarray(counts[kind], dtype=np.int32) for kind in counts},
+    )
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """One analysis of many texts: term ids (into `terms`) of all texts, one after another."""
+
+    ids: Ids
+    offsets: npt.NDArray[np.int64]  # text i's ids are ids[offsets[i]:offsets[i + 1]]
+    terms: Sequence[str]  # term of each id
+    counts: Ids | None = None  # how often each id occurs in its text (counted analyses)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def text_terms(self, row: int) -> list[str]:
+        return [self.terms[i] for i in self.ids[self.offsets[row] : self.offsets[row + 1]]]
+
+
+class AnalysisCache:
+    """Term ids per (analysis, text hash), and the term table they index."""
+
+    def __init__(self, path: Path, lock_timeout_s: float = 10.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._failed = False
+        self._db = sqlite3.connect(path, timeout=lock_timeout_s, check_same_thread=False)
+        try:
+            (verdict,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+            self._db.executescript(
+                "CREATE TABLE IF NOT EXISTS terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS analyses (kind TEXT NOT NULL, key TEXT NOT NULL,"
+                " ids BLOB NOT NULL, PRIMARY KEY (kind, key));"
+                "CREATE TABLE IF NOT EXISTS pinyin (word TEXT PRIMARY KEY, key TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, data BLOB NOT NULL);"
+            )
+            self._db.commit()
+        except BaseException:
+            self._db.close()
+            raise
+        self._terms: list[str] | None = None
+        self._ids: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, path: Path, lock_timeout_s: float = 10.0) -> AnalysisCache | None:
+        """The cache at `path`; a corrupt file is moved aside, a locked or unusable one gives
+        None (the build goes on uncached)."""
+        for attempt in range(2):
+            try:
+                return cls(path, lock_timeout_s)
+            except sqlite3.DatabaseError as exc:
+                if attempt or isinstance(exc, sqlite3.OperationalError):
+                    log.warning("analysis cache %s unusable (%s); building without it", path, exc)
+                    return None
+                aside = move_aside(path)
+                log.warning("analysis cache %s is corrupt (%s); moved to %s", path, exc, aside.name)
+            except OSError as exc:
+                log.warning("analysis cache %s cannot be opened (%s); going without it", path, exc)
+                return None
+        return None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _gave_up(self, exc: sqlite3.Error, doing: str) -> None:
+        log.warning(
+            "analysis cache %s failed while %s (%s); going on without it", self._path, doing, exc
+        )
+        self._failed = True
+
+    def terms(self) -> list[str]:
+        """The term table (read once; new terms are appended as they come)."""
+        if self._terms is None:
+            self._terms = []
+            if not self._failed:
+                try:
+                    rows = self._db.execute("SELECT id, term FROM terms ORDER BY id").fetchall()
+                except sqlite3.Error as exc:
+                    self._gave_up(exc, "reading terms")
+                    rows = []
+                # Ids are dense from 0 when written by `term_ids`; anything else is distrusted.
+                if all(row_id == n for n, (row_id, _) in enumerate(rows)):
+                    self._terms = [term for _, term in rows]
+                else:
+                    self._failed = True
+            self._ids = {term: n for n, term in enumerate(self._terms)}
+        return self._terms
+
+    def term_ids(self, terms: Sequence[str]) -> Ids:
+        """Ids of `terms` in the term table, adding the new ones."""
+        table = self.terms()
+        new: list[tuple[int, str]] = []
+        out = np.empty(len(terms), dtype=np.int32)
+        for n, term in enumerate(terms):
+            found = self._ids.get(term)
+            if found is None:
+                found = len(table)
+                table.append(term)
+                self._ids[term] = found
+                new.append((found, term))
+            out[n] = found
+        if new and not self._failed:
+            try:
+                self._db.executemany("INSERT INTO terms (id, term) VALUES (?, ?)", new)
+                self._db.commit()
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()
+                self._gave_up(exc, "writing terms")
+        return out
+
+    def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Ids]:
+        found: dict[str, Ids] = {}
+        if self._failed:
+            return found
+        try:
+            for start in range(0, len(keys), 500):
+                batch = list(keys[start : start + 500])
+                marks = ",".join("?" * len(batch))
+                rows = self._db.execute(
+                    f"SELECT key, ids FROM analyses WHERE kind = ? AND key IN ({marks})",
+                    [kind, *batch],
+                ).fetchall()
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.int32)
+        except sqlite3.Error as exc:
+            self._gave_up(exc, "reading")
+            return {}
+        # Another build sharing the cache may have added terms since the table was read.
+        known = len(self.terms())
+        if any(len(ids) and int(ids.max()) >= known for ids in found.values()):
+            known = self._read_new_terms()
+            found = {k: v for k, v in found.items() if not len(v) or int(v.max()) < known}
+        return found
+
+    def _read_new_terms(self) -> int:
+        """Append the terms other builds wrote since this one read the table; its length."""
+        table = self.terms()
+        try:
+            rows = self._db.execute(
+                "SELECT id, term FROM terms WHERE id >= ? ORDER BY id", (len(table),)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            self._gave_up(exc, "reading terms")
+            return len(table)
+        for row_id, term in rows:
+            if row_id != len(table) or term in self._ids:
+                break
+            self._ids[term] = len(table)
+            table.append(term)
+        return len(table)
+
+    def put_many(self, kind: str, items: dict[str, Ids]) -> None:
+        """Store and commit at once, so a killed build keeps every shard it finished."""
+        if self._failed:
+            return
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO analyses (kind, key, ids) VALUES (?, ?, ?)",
+                [(kind, key, np.asarray(v, dtype=np.int32).tobytes()) for key, v in items.items()],
+            )
+            self._db.commit()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            self._gave_up(exc, "writing")
+
+    def get_pages(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Cleaned and chunked pages (`index.build.clean_and_chunk`), zlib-compressed JSON."""
+        found: dict[str, bytes] = {}
+        if self._failed:
+            return found
+        try:
+            for start in range(0, len(keys), 500):
+                batch = list(keys[start : start + 500])
+                marks = ",".join("?" * len(batch))
+                found.update(
+                    self._db.execute(
+                        f"SELECT key, data FROM pages WHERE key IN ({marks})", batch
+                    ).fetchall()
+                )
+        except sqlite3.Error as exc:
+            self._gave_up(exc, "reading")
+            return {}
+        return found
+
+    def put_pages(self, pages: dict[str, bytes]) -> None:
+        if self._failed:
+            return
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", pages.items())
+            self._db.commit()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            self._gave_up(exc, "writing")
+
+    def get_pinyin(self, words: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        if self._failed:
+            return found
+        try:
+            for start in range(0, len(words), 500):
+                batch = list(words[start : start + 500])
+                marks = ",".join("?" * len(batch))
+                found.update(
+                    self._db.execute(
+                        f"SELECT word, key FROM pinyin WHERE word IN ({marks})", batch
+                    ).fetchall()
+                )
+        except sqlite3.Error as exc:
+            self._gave_up(exc, "reading")
+            return {}
+        return found
+
+    def put_pinyin(self, keys: dict[str, str]) -> None:
+        if self._failed:
+            return
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO pinyin VALUES (?, ?)", keys.items())
+            self._db.commit()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            self._gave_up(exc, "writing")
+
+
+class MemoryTerms:
+    """A term table for a build without a cache."""
+
+    def __init__(self) -> None:
+        self.table: list[str] = []
+        self._ids: dict[str, int] = {}
+
+    def term_ids(self, terms: Sequence[str]) -> Ids:
+        out = np.empty(len(terms), dtype=np.int32)
+        for n, term in enumerate(terms):
+            found = self._ids.get(term)
+            if found is None:
+                found = self._ids[term] = len(self.table)
+                self.table.append(term)
+            out[n] = found
+        return out
+
+
+@dataclass
+class AnalysisStats:
+    """How many texts an analysis run computed, and how many it found cached."""
+
+    computed: int = 0
+    reused: int = 0
+
+
+def analyse_texts(
+    texts: Sequence[str],
+    kinds: tuple[str, ...],
+    cache: AnalysisCache | None,
+    pool: ShardPool,
+    progress: bool = False,
+    label: str = "tokenising",
+    stats: AnalysisStats | None = None,
+) -> dict[str, Analysed]:
+    """Every analysis in `kinds` of every text: cached ones read, the rest computed by `pool`
+    shard by shard (each stored as it finishes)."""
+    keys = [text_key(t) for t in texts]
+    memory = MemoryTerms()
+    # The term table first: a distrusted one turns the cache off before anything is read.
+    table: Sequence[str] = cache.terms() if cache else memory.table
+    found: dict[str, dict[str, Ids]] = {
+        kind: cache.get_many(kind, keys) if cache else {} for kind in kinds
+    }
+    unique = dict(zip(keys, texts, strict=True))
+    missing = sorted(k for k in unique if any(k not in found[kind] for kind in kinds))
+    terms_of: Callable[[Sequence[str]], Ids] = cache.term_ids if cache else memory.term_ids
+    if stats is not None:
+        stats.computed += len(missing)
+        stats.reused += len(unique) - len(missing)
+    with stage_bar(label, len(missing), "text", progress) as bar:
+        work = shards(missing, SHARD_TEXTS)
+        jobs = [(kinds, [unique[k] for k in shard]) for shard in work]
+        for number, result in pool.imap(analyse_shard, jobs):
+            to_global = terms_of(result.terms)
+            for kind in kinds:
+                ends = np.cumsum(result.lengths[kind])
+                starts = ends - result.lengths[kind]
+                ids = to_global[result.ids[kind]] if len(result.ids[kind]) else result.ids[kind]
+                computed = {
+                    key: ids[s:e] for key, s, e in zip(work[number], starts, ends, strict=True)
+                }
+                if kind in COUNTED:  # stored as the ids, then their counts
+                    tally = result.counts[kind]
+                    computed = {
+                        key: np.concatenate([computed[key], tally[s:e]])
+                        for key, s, e in zip(work[number], starts, ends, strict=True)
+                    }
+                if cache:
+                    cache.put_many(kind, computed)
+                found[kind].update(computed)
+            bar.update(len(work[number]))
+    last = {key: row for row, key in enumerate(keys)}
+    return {
+        kind: _in_text_order(keys, found.pop(kind), last, kind in COUNTED, table) for kind in kinds
+    }
+
+
+def _in_text_order(
+    keys: Sequence[str],
+    arrays: dict[str, Ids],
+    last: dict[str, int],
+    counted: bool,
+    table: Sequence[str],
+) -> Analysed:
+    """One analysis of every text, in text order, each text's array let go once copied (an
+    archive's analyses would not fit twice)."""
+    half = 2 if counted else 1
+    lengths = np.fromiter((len(arrays[k]) // half for k in keys), dtype=np.int64, count=len(keys))
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.empty(int(offsets[-1]), dtype=np.int32)
+    counts = np.empty(int(offsets[-1]), dtype=np.int32) if counted else None
+    for row, key in enumerate(keys):
+        array = arrays[key] if last[key] > row else arrays.pop(key)
+        start, end = offsets[row], offsets[row + 1]
+        ids[start:end] = array[: end - start]
+        if counts is not None:
+            counts[start:end] = array[end - start :]
+    return Analysed(ids, offsets, table, counts)

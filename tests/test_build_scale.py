@@ -1,0 +1,148 @@
+"""Parallel, resumable and incremental builds give the generation a plain build gives."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from index import analysis, embedding
+from index.archive import archive_sources, write_archive
+from index.build import BuildSummary, build_generation
+from index.settings import Settings
+from index.store import MANIFEST
+from tests.fakes import HashingEmbedder
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards of a few dozen texts, so a small corpus is cut into many."""
+    monkeypatch.setattr(analysis, "SHARD_TEXTS", 40)
+    monkeypatch.setattr(embedding, "SHARD_BATCHES", 2)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory, stories_dir: Path) -> Path:
+    """About 300 chunks of pages made from the stories' own sentences."""
+    root = tmp_path_factory.mktemp("archive")
+    reading = root / "reading"  # no reading-comprehension files: nothing planted
+    reading.mkdir()
+    sources = archive_sources(stories_dir, reading, questions=0)
+    write_archive(root / "stories", 300, sources, seed=1, plant=False)
+    return root / "stories"
+
+
+def build(docs: Path, root: Path, jobs: int, embedder: HashingEmbedder) -> BuildSummary:
+    settings = Settings(
+        docs_dir=docs,
+        index_dir=root / "index",
+        cache_dir=root / "cache",
+        build_jobs=jobs,
+        embed_batch_size=16,
+    )
+    return build_generation(settings, embedder=embedder)
+
+
+def artifacts(summary: BuildSummary) -> dict[str, str]:
+    """Checksums of every file of a generation (the manifest's own fields aside)."""
+    manifest = json.loads((summary.path / MANIFEST).read_text("utf-8"))
+    checksums: dict[str, str] = manifest["artifacts"]
+    return checksums
+
+
+def test_two_jobs_build_what_one_job_builds(
+    archive: Path, tmp_path: Path, small_shards: None
+) -> None:
+    one, two = HashingEmbedder(), HashingEmbedder()
+    alone = build(archive, tmp_path / "one", jobs=1, embedder=one)
+    pooled = build(archive, tmp_path / "two", jobs=2, embedder=two)
+    assert one.calls == alone.chunks  # embedded here
+    assert two.calls == 0  # embedded by the workers
+    assert pooled.tokenised == alone.tokenised > 0
+    assert artifacts(pooled) == artifacts(alone)
+
+
+def test_a_daily_build_redoes_only_the_new_stories_and_equals_a_full_one(
+    archive: Path, tmp_path: Path, stories_dir: Path
+) -> None:
+    docs = tmp_path / "stories"
+    docs.mkdir()
+    for page in archive.iterdir():
+        (docs / page.name).write_bytes(page.read_bytes())
+    first = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    reading = tmp_path / "reading"
+    reading.mkdir()
+    sources = archive_sources(stories_dir, reading, questions=0)
+    write_archive(docs, 30, sources, seed=2, prefix="day", plant=False)
+
+    daily = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    full = build(docs, tmp_path / "full", jobs=1, embedder=HashingEmbedder())
+    new_chunks = daily.chunks - first.chunks
+    assert 0 < daily.embedded == new_chunks < daily.chunks / 5
+    assert 0 < daily.tokenised < full.tokenised / 5
+    assert artifacts(daily) == artifacts(full)
+
+
+KILLED_BUILD = """
+import sys, time
+from pathlib import Path
+from index import embedding
+from index.build import build_generation
+from index.settings import Settings
+from tests.fakes import HashingEmbedder
+
+class Slow(HashingEmbedder):
+    def embed_passages(self, texts):
+        time.sleep(0.1)
+        return super().embed_passages(texts)
+
+embedding.SHARD_BATCHES = 1
+docs, root = Path(sys.argv[1]), Path(sys.argv[2])
+settings = Settings(docs_dir=docs, index_dir=root / "index", cache_dir=root / "cache",
+                    build_jobs=1, embed_batch_size=16)
+build_generation(settings, embedder=Slow())
+"""
+
+
+def cached_vectors(cache: Path) -> int:
+    try:
+        with sqlite3.connect(cache, timeout=1) as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM vectors").fetchone()
+            return int(count)
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_killed_build_resumes_from_the_shards_it_finished(archive: Path, tmp_path: Path) -> None:
+    root = tmp_path / "killed"
+    cache = root / "cache" / "embeddings.sqlite"
+    running = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(KILLED_BUILD), str(archive), str(root)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while cached_vectors(cache) < 48 and time.monotonic() < deadline:
+            assert running.poll() is None, "the build ended before it could be killed"
+            time.sleep(0.05)
+    finally:
+        running.kill()  # SIGKILL: no cleanup of any kind
+        running.wait()
+    kept = cached_vectors(cache)
+    assert kept >= 48
+    assert not (root / "index" / "current").exists()
+
+    resumed = build(archive, root, jobs=1, embedder=HashingEmbedder())
+    assert resumed.embedded == resumed.chunks - kept > 0
+    clean = build(archive, tmp_path / "clean", jobs=1, embedder=HashingEmbedder())
+    assert artifacts(resumed) == artifacts(clean)
