@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -175,6 +176,30 @@ class AnalysisCache:
         )
         self._failed = True
 
+    def _select(self, sql: str, keys: Sequence[str], *before: object) -> list[Any] | None:
+        """Rows of `sql` for `keys` (its `{marks}` stand for them), 500 keys a statement to stay
+        under sqlite's variable limit; None once reading failed."""
+        rows: list[Any] = []
+        try:
+            for start in range(0, len(keys), 500):
+                batch = list(keys[start : start + 500])
+                marks = ",".join("?" * len(batch))
+                rows.extend(self._db.execute(sql.format(marks=marks), [*before, *batch]))
+        except sqlite3.Error as exc:
+            self._gave_up(exc, "reading")
+            return None
+        return rows
+
+    def _write(self, sql: str, rows: Iterable[Sequence[object]], doing: str = "writing") -> None:
+        """Store and commit at once, so a killed build keeps every shard it finished."""
+        try:
+            self._db.executemany(sql, rows)
+            self._db.commit()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            self._gave_up(exc, doing)
+
     def terms(self) -> list[str]:
         """The term table (read once; new terms are appended as they come)."""
         if self._terms is None:
@@ -207,32 +232,20 @@ class AnalysisCache:
                 new.append((found, term))
             out[n] = found
         if new and not self._failed:
-            try:
-                self._db.executemany("INSERT INTO terms (id, term) VALUES (?, ?)", new)
-                self._db.commit()
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.rollback()
-                self._gave_up(exc, "writing terms")
+            self._write("INSERT INTO terms (id, term) VALUES (?, ?)", new, "writing terms")
         return out
 
     def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Ids]:
         found: dict[str, Ids] = {}
         if self._failed:
             return found
-        try:
-            for start in range(0, len(keys), 500):
-                batch = list(keys[start : start + 500])
-                marks = ",".join("?" * len(batch))
-                rows = self._db.execute(
-                    f"SELECT key, ids FROM analyses WHERE kind = ? AND key IN ({marks})",
-                    [kind, *batch],
-                ).fetchall()
-                for key, blob in rows:
-                    found[key] = np.frombuffer(blob, dtype=np.int32)
-        except sqlite3.Error as exc:
-            self._gave_up(exc, "reading")
+        rows = self._select(
+            "SELECT key, ids FROM analyses WHERE kind = ? AND key IN ({marks})", keys, kind
+        )
+        if rows is None:
             return {}
+        for key, blob in rows:
+            found[key] = np.frombuffer(blob, dtype=np.int32)
         # Another build sharing the cache may have added terms since the table was read.
         known = len(self.terms())
         if any(len(ids) and int(ids.max()) >= known for ids in found.values()):
@@ -261,75 +274,31 @@ class AnalysisCache:
         """Store and commit at once, so a killed build keeps every shard it finished."""
         if self._failed:
             return
-        try:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO analyses (kind, key, ids) VALUES (?, ?, ?)",
-                [(kind, key, np.asarray(v, dtype=np.int32).tobytes()) for key, v in items.items()],
-            )
-            self._db.commit()
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.rollback()
-            self._gave_up(exc, "writing")
+        self._write(
+            "INSERT OR REPLACE INTO analyses (kind, key, ids) VALUES (?, ?, ?)",
+            [(kind, key, np.asarray(v, dtype=np.int32).tobytes()) for key, v in items.items()],
+        )
 
     def get_pages(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Cleaned and chunked pages (`index.build.clean_and_chunk`), zlib-compressed JSON."""
-        found: dict[str, bytes] = {}
         if self._failed:
-            return found
-        try:
-            for start in range(0, len(keys), 500):
-                batch = list(keys[start : start + 500])
-                marks = ",".join("?" * len(batch))
-                found.update(
-                    self._db.execute(
-                        f"SELECT key, data FROM pages WHERE key IN ({marks})", batch
-                    ).fetchall()
-                )
-        except sqlite3.Error as exc:
-            self._gave_up(exc, "reading")
             return {}
-        return found
+        return dict(self._select("SELECT key, data FROM pages WHERE key IN ({marks})", keys) or [])
 
     def put_pages(self, pages: dict[str, bytes]) -> None:
-        if self._failed:
-            return
-        try:
-            self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", pages.items())
-            self._db.commit()
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.rollback()
-            self._gave_up(exc, "writing")
+        if not self._failed:
+            self._write("INSERT OR REPLACE INTO pages VALUES (?, ?)", pages.items())
 
     def get_pinyin(self, words: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
         if self._failed:
-            return found
-        try:
-            for start in range(0, len(words), 500):
-                batch = list(words[start : start + 500])
-                marks = ",".join("?" * len(batch))
-                found.update(
-                    self._db.execute(
-                        f"SELECT word, key FROM pinyin WHERE word IN ({marks})", batch
-                    ).fetchall()
-                )
-        except sqlite3.Error as exc:
-            self._gave_up(exc, "reading")
             return {}
-        return found
+        return dict(
+            self._select("SELECT word, key FROM pinyin WHERE word IN ({marks})", words) or []
+        )
 
     def put_pinyin(self, keys: dict[str, str]) -> None:
-        if self._failed:
-            return
-        try:
-            self._db.executemany("INSERT OR REPLACE INTO pinyin VALUES (?, ?)", keys.items())
-            self._db.commit()
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.rollback()
-            self._gave_up(exc, "writing")
+        if not self._failed:
+            self._write("INSERT OR REPLACE INTO pinyin VALUES (?, ?)", keys.items())
 
 
 class MemoryTerms:

@@ -82,11 +82,6 @@ class PassageReader:
                 reads.append(_Read(window, hit, len(prefix), rank))
         return reads
 
-    def read(self, question: str, hits: Sequence[Hit]) -> ReadSpan | None:
-        """The best span over the top passages (by margin over no-answer), or None."""
-        spans = self.candidates(question, hits, limit=1)
-        return spans[0] if spans else None
-
     def answer(self, question: str, hits: Sequence[Hit]) -> ReadSpan | None:
         """The answer span, or None to abstain. The reranker, when there is one, decides which
         span it is, and with its trust model whether there is one; else the reader's margin."""

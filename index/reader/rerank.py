@@ -240,26 +240,28 @@ class Reranker:
         """Softmax over the candidates: the choice model is fitted listwise."""
         if not candidates:
             return np.zeros(0)
-        scores = self.choice(features(question, candidates))
-        exp = np.exp(scores - scores.max())
-        return np.asarray(exp / exp.sum(), dtype=np.float64)
+        return _softmax(self.choice(features(question, candidates)))
 
     def trusted(self, question: str, candidates: Sequence[Candidate]) -> float:
         """Probability that the best candidate answers the question (1.0 without a trust model)."""
-        if self.trust is None or not candidates:
+        if not candidates:
             return 1.0
         rows = features(question, candidates)
-        scores = self.choice(rows)
-        exp = np.exp(scores - scores.max())
-        score = float(self.trust(trust_features(rows, exp / exp.sum()))[0])
+        return self._trust(rows, _softmax(self.choice(rows)))
+
+    def _trust(self, rows: np.ndarray, probabilities: np.ndarray) -> float:
+        if self.trust is None:
+            return 1.0
+        score = float(self.trust(trust_features(rows, probabilities))[0])
         return 1.0 / (1.0 + math.exp(-score))
 
     def choose(self, question: str, candidates: Sequence[Candidate]) -> tuple[int, float] | None:
         """Index and probability of the best candidate, or None when it is not trusted."""
-        probabilities = self.probabilities(question, candidates)
-        if probabilities.size == 0:
+        if not candidates:
             return None
-        if self.trust is not None and self.trusted(question, candidates) < self.trust_below:
+        rows = features(question, candidates)
+        probabilities = _softmax(self.choice(rows))
+        if self._trust(rows, probabilities) < self.trust_below:
             return None
         best = int(np.argmax(probabilities))
         return best, float(probabilities[best])
@@ -282,6 +284,11 @@ class Reranker:
             trust=None if trust is None else Linear.from_json(trust),
             trust_below=float(data.get("trust_below", 0.0)),
         )
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    exp = np.exp(scores - scores.max())
+    return np.asarray(exp / exp.sum(), dtype=np.float64)
 
 
 def load_reranker(folder: Path) -> Reranker | None:
