@@ -23,6 +23,7 @@ import numpy.typing as npt
 from index.embedding import move_aside, text_key
 from index.parallel import ShardPool, shards
 from index.progress import stage_bar
+from index.reuse import LastBuild, key_array, ragged_positions
 
 log = logging.getLogger(__name__)
 
@@ -335,18 +336,28 @@ def analyse_texts(
     progress: bool = False,
     label: str = "tokenising",
     stats: AnalysisStats | None = None,
+    previous: tuple[LastBuild, str] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> dict[str, Analysed]:
-    """Every analysis in `kinds` of every text: cached ones read, the rest computed by `pool`
-    shard by shard (each stored as it finishes)."""
-    keys = [text_key(t) for t in texts]
+    """Every analysis in `kinds` of every text: those of the last build's texts read from its
+    arrays (`previous`: it, and which of its texts), cached ones read, the rest computed by
+    `pool` shard by shard (each stored as it finishes). `keys`: the texts' hashes, if known."""
+    keys = [text_key(t) for t in texts] if keys is None else list(keys)
     memory = MemoryTerms()
     # The term table first: a distrusted one turns the cache off before anything is read.
     table: Sequence[str] = cache.terms() if cache else memory.table
+    earlier = _earlier_analyses(keys, kinds, previous, table if cache else None)
+    # Per kind, the keys the last build's arrays do not hold.
+    absent = {
+        kind: {keys[n] for n in np.flatnonzero(earlier[kind][0] < 0).tolist()} for kind in kinds
+    }
     found: dict[str, dict[str, Ids]] = {
-        kind: cache.get_many(kind, keys) if cache else {} for kind in kinds
+        kind: cache.get_many(kind, sorted(absent[kind])) if cache else {} for kind in kinds
     }
     unique = dict(zip(keys, texts, strict=True))
-    missing = sorted(k for k in unique if any(k not in found[kind] for kind in kinds))
+    missing = sorted(
+        k for k in unique if any(k in absent[kind] and k not in found[kind] for kind in kinds)
+    )
     terms_of: Callable[[Sequence[str]], Ids] = cache.term_ids if cache else memory.term_ids
     if stats is not None:
         stats.computed += len(missing)
@@ -373,28 +384,69 @@ def analyse_texts(
                     cache.put_many(kind, computed)
                 found[kind].update(computed)
             bar.update(len(work[number]))
-    last = {key: row for row, key in enumerate(keys)}
     return {
-        kind: _in_text_order(keys, found.pop(kind), last, kind in COUNTED, table) for kind in kinds
+        kind: _in_text_order(keys, found.pop(kind), earlier[kind], kind in COUNTED, table)
+        for kind in kinds
     }
+
+
+# One analysis of the last build's texts: each text's row there (-1: not there), and its
+# (offsets, ids, counts) arrays.
+Earlier = tuple[npt.NDArray[np.int64], tuple[Any, ...] | None]
+
+
+def _earlier_analyses(
+    keys: Sequence[str],
+    kinds: tuple[str, ...],
+    previous: tuple[LastBuild, str] | None,
+    table: Sequence[str] | None,
+) -> dict[str, Earlier]:
+    """Where each text's analyses are among the last build's arrays, per kind; none where
+    there is no cache (its ids index the cache's term table) or the table changed."""
+    nowhere: Earlier = (np.full(len(keys), -1, dtype=np.int64), None)
+    if previous is None or table is None:
+        return dict.fromkeys(kinds, nowhere)
+    last, texts = previous
+    arrays = {kind: last.analysis(texts, kind, table) for kind in kinds}
+    if all(a is None for a in arrays.values()):
+        return dict.fromkeys(kinds, nowhere)
+    rows = last.rows(texts, key_array(keys))
+    return {kind: nowhere if a is None else (rows, a) for kind, a in arrays.items()}
 
 
 def _in_text_order(
     keys: Sequence[str],
     arrays: dict[str, Ids],
-    last: dict[str, int],
+    earlier: Earlier,
     counted: bool,
     table: Sequence[str],
 ) -> Analysed:
-    """One analysis of every text, in text order, each text's array let go once copied (an
-    archive's analyses would not fit twice)."""
+    """One analysis of every text, in text order: the last build's texts gathered from its
+    arrays at once, the others copied one by one, each array let go once copied (an archive's
+    analyses would not fit twice)."""
     half = 2 if counted else 1
-    lengths = np.fromiter((len(arrays[k]) // half for k in keys), dtype=np.int64, count=len(keys))
+    rows, previous = earlier
+    old = np.flatnonzero(rows >= 0)
+    new = np.flatnonzero(rows < 0)
+    lengths = np.zeros(len(keys), dtype=np.int64)
+    if previous is not None and len(old):
+        lengths[old] = np.diff(previous[0])[rows[old]]
+    lengths[new] = np.fromiter(
+        (len(arrays[keys[n]]) // half for n in new.tolist()), np.int64, len(new)
+    )
     offsets = np.zeros(len(keys) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     ids = np.empty(int(offsets[-1]), dtype=np.int32)
     counts = np.empty(int(offsets[-1]), dtype=np.int32) if counted else None
-    for row, key in enumerate(keys):
+    if previous is not None and len(old):
+        source = ragged_positions(np.asarray(previous[0])[rows[old]], lengths[old])
+        target = ragged_positions(offsets[old], lengths[old])
+        ids[target] = previous[1][source]
+        if counts is not None:
+            counts[target] = previous[2][source]
+    last = {keys[n]: n for n in new.tolist()}
+    for row in new.tolist():
+        key = keys[row]
         array = arrays[key] if last[key] > row else arrays.pop(key)
         start, end = offsets[row], offsets[row + 1]
         ids[start:end] = array[: end - start]

@@ -244,4 +244,7 @@ def format_rows(rows: Sequence[dict[str, Any]]) -> str:
                 f"({row['incremental_embedded']} chunks embedded, "
                 f"{row['incremental_tokenised']} texts tokenised)"
             )
+        if row.get("incremental_stages_s"):
+            stages = "  ".join(f"{k} {v}" for k, v in row["incremental_stages_s"].items())
+            lines.append(f"daily build stages (s): {stages}")
     return "\n".join(lines)

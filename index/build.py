@@ -46,7 +46,14 @@ from index.corpus import CHUNKS_FILE as CHUNKS_FILE
 from index.corpus import article_from_json, article_to_json, write_corpus
 from index.corpus import chunk_article_rows as chunk_article_rows
 from index.crosslingual import CrossLingualLexicon, pinyin_keys, pinyin_words
-from index.dense import FLAT, build_dense_index, choose_index_type, save_dense_index
+from index.dense import (
+    FLAT,
+    add_dense_vectors,
+    choose_index_type,
+    empty_dense_index,
+    ivf_centroids,
+    save_dense_index,
+)
 from index.embedding import (
     Embedder,
     EmbedderSource,
@@ -61,6 +68,15 @@ from index.loading import LoadReport, load_pages
 from index.models import Article, Chunk, Page
 from index.parallel import ShardPool, resolve_jobs, shards
 from index.progress import stage_bar
+from index.reuse import (
+    ARTICLE_TEXTS,
+    CHUNK_TEXTS,
+    LastBuild,
+    LastBuildWriter,
+    key_array,
+    terms_digest,
+    vectors_digest,
+)
 from index.settings import Settings
 from index.store import (
     CURRENT,
@@ -101,6 +117,8 @@ PARALLEL_LEXICON_WORDS = 100_000
 # grown by this factor since they were trained: training is most of an IVF build's time.
 RETRAIN_GROWTH = 1.25
 IVF_TRAINED_AT = "ivf_trained_chunks"
+# A build whose last build had this many chunks starts its workers first thing.
+WARM_POOL_CHUNKS = 20_000
 
 
 @dataclass(frozen=True)
@@ -187,6 +205,7 @@ class PreparedCorpus:
     texts: list[str]
     vectors: np.ndarray
     embedded: int
+    keys: list[str] = field(default_factory=list)  # hash of each text (`text_key`)
 
 
 def check_docs_dir(docs_dir: Path) -> None:
@@ -275,8 +294,10 @@ def prepare_corpus(
     progress: bool = False,
     embedder: Embedder | None = None,
     timer: StageTimer | None = None,
+    previous: LastBuild | None = None,
 ) -> PreparedCorpus:
-    """Read, clean, chunk and embed the stories (the cache embeds only what changed)."""
+    """Read, clean, chunk and embed the stories (the cache embeds only what changed; the
+    vectors of texts the `previous` build had are read from its arrays)."""
     timer = timer or StageTimer()
     docs_dir = settings.docs_dir
     with timer("load"):
@@ -311,13 +332,15 @@ def prepare_corpus(
             raise BuildError(str(exc)) from exc
         leads = [article_lead(articles[row]) for row in chunk_article_rows(chunks, articles)]
         texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
+        keys = [text_key(t) for t in texts]
+        vectors, fresh = _previous_vectors(previous, model, keys)
         cache = EmbeddingCache.open(
             settings.cache_dir / "embeddings.sqlite", settings.cache_lock_timeout_s
         )
         try:
-            vectors, embedded = embed_passages_cached(
+            vectors[fresh], embedded = embed_passages_cached(
                 model,
-                texts,
+                [texts[row] for row in fresh.tolist()],
                 cache,
                 settings.embed_batch_size,
                 progress=progress,
@@ -327,7 +350,22 @@ def prepare_corpus(
         finally:
             if cache is not None:
                 cache.close()
-    return PreparedCorpus(report, skipped, articles, chunks, model, texts, vectors, embedded)
+    return PreparedCorpus(report, skipped, articles, chunks, model, texts, vectors, embedded, keys)
+
+
+def _previous_vectors(
+    previous: LastBuild | None, model: Embedder, keys: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A matrix holding the vectors the previous build made of these texts, and the rows it
+    did not have (those the caches or the embedder fill)."""
+    matrix = np.zeros((len(keys), model.dimension), dtype=np.float32)
+    known = previous.vectors(model.id, model.dimension) if previous else None
+    if previous is None or known is None:
+        return matrix, np.arange(len(keys))
+    rows = previous.rows(CHUNK_TEXTS, key_array(keys))
+    have = np.flatnonzero(rows >= 0)
+    matrix[have] = known[rows[have]]
+    return matrix, np.flatnonzero(rows < 0)
 
 
 def _embedding_jobs(settings: Settings) -> int:
@@ -364,8 +402,14 @@ def build_generation(
     check_docs_dir(settings.docs_dir)
     timer = StageTimer()
     analysed = AnalysisStats()
-    with build_lock(settings.index_dir):
-        corpus = prepare_corpus(settings, progress, embedder, timer)
+    jobs = resolve_jobs(settings.build_jobs)
+    with build_lock(settings.index_dir), ShardPool(jobs, init_analysis_worker) as pool:
+        previous = LastBuild.open(settings.cache_dir)
+        if previous and int(previous.meta.get("chunks", 0)) >= WARM_POOL_CHUNKS:
+            # An archive's build: the tokenising workers start while this process reads,
+            # cleans and embeds, rather than after.
+            pool.start()
+        corpus = prepare_corpus(settings, progress, embedder, timer, previous)
         report, skipped, articles, chunks = (
             corpus.report,
             corpus.skipped,
@@ -380,6 +424,10 @@ def build_generation(
         )
 
         staging = staging_directory(settings.index_dir)
+        keep = LastBuildWriter(settings.cache_dir)
+        keep.meta.update(embedder=model.id, dimension=model.dimension, chunks=len(chunks))
+        keep.save(f"{CHUNK_TEXTS}.keys", key_array(corpus.keys))
+        keep.save("vectors", vectors)
         bar = stage_bar("indexing", INDEX_STEPS, "step", progress)
         try:
             with timer("faiss"):
@@ -387,7 +435,16 @@ def build_generation(
                 trained, trained_on = reusable_ivf(
                     settings.index_dir, model, index_type, len(chunks)
                 )
-                dense = build_dense_index(vectors, index_type, trained=trained)
+                dense = empty_dense_index(vectors, index_type, trained=trained)
+                centroids = ivf_centroids(dense)
+                digest = vectors_digest(centroids) if centroids is not None else None
+                known = previous.ivf_lists(digest) if previous and digest else None
+                lists = add_dense_vectors(
+                    dense, vectors, _previous_rows(previous, corpus.keys, known)
+                )
+                if lists is not None:
+                    keep.meta["centroids"] = digest
+                    keep.save("ivf_lists", lists)
                 save_dense_index(dense, staging / DENSE_FILE)
                 del dense
             # The vectors are in the index file now; an archive's take gigabytes.
@@ -395,44 +452,60 @@ def build_generation(
             corpus = replace(corpus, vectors=np.zeros((0, model.dimension), dtype=np.float32))
             bar.update()
             documents = [article_document(a) for a in articles]
-            jobs = resolve_jobs(settings.build_jobs)
+            document_keys = [text_key(d) for d in documents]
+            keep.save(f"{ARTICLE_TEXTS}.keys", key_array(document_keys))
             cache = AnalysisCache.open(
                 settings.cache_dir / "analysis.sqlite", settings.cache_lock_timeout_s
             )
+            # The analyses' ids index the cache's term table: kept only beside that cache.
+            kept = keep if cache is not None else None
             try:
                 # One index at a time, each analysis dropped once written: an archive's
                 # token arrays take gigabytes.
-                with ShardPool(jobs, init_analysis_worker) as pool:
-                    with timer("tokenise"):
-                        of_chunks = analyse_texts(
-                            texts, (BM25_TERMS,), cache, pool, progress, stats=analysed
-                        )
-                    with timer("bm25"):
-                        _write_bm25(of_chunks.pop(BM25_TERMS), staging / CHUNK_BM25_DIR)
-                        bar.update()
-                    with timer("tokenise"):
-                        of_articles = analyse_texts(
-                            documents,
-                            (BM25_TERMS, LEXICON_WORDS, LEXICON_PAIRS),
-                            cache,
-                            pool,
-                            progress,
-                            stats=analysed,
-                        )
-                    with timer("lexicon"):
-                        # Assembled by a worker while this process writes the BM25 files.
-                        lexicon = lexicon_job(
-                            of_articles.pop(LEXICON_WORDS),
-                            of_articles.pop(LEXICON_PAIRS),
-                            cache,
-                            pool,
-                        )
-                    with timer("bm25"):
-                        _write_bm25(of_articles.pop(BM25_TERMS), staging / ARTICLE_BM25_DIR)
-                        bar.update()
-                    with timer("lexicon"):
-                        lexicon.result().save(staging / LEXICON_FILE)
-                        bar.update()
+                with timer("tokenise"):
+                    of_chunks = analyse_texts(
+                        texts,
+                        (BM25_TERMS,),
+                        cache,
+                        pool,
+                        progress,
+                        stats=analysed,
+                        previous=(previous, CHUNK_TEXTS) if previous else None,
+                        keys=corpus.keys,
+                    )
+                    _keep_analyses(kept, CHUNK_TEXTS, of_chunks)
+                with timer("bm25"):
+                    _write_bm25(of_chunks.pop(BM25_TERMS), staging / CHUNK_BM25_DIR)
+                    bar.update()
+                with timer("tokenise"):
+                    of_articles = analyse_texts(
+                        documents,
+                        (BM25_TERMS, LEXICON_WORDS, LEXICON_PAIRS),
+                        cache,
+                        pool,
+                        progress,
+                        stats=analysed,
+                        previous=(previous, ARTICLE_TEXTS) if previous else None,
+                        keys=document_keys,
+                    )
+                    _keep_analyses(kept, ARTICLE_TEXTS, of_articles)
+                with timer("lexicon"):
+                    # Assembled by a worker while this process writes the BM25 files.
+                    lexicon = lexicon_job(
+                        of_articles.pop(LEXICON_WORDS),
+                        of_articles.pop(LEXICON_PAIRS),
+                        cache,
+                        pool,
+                    )
+                with timer("bm25"):
+                    _write_bm25(of_articles.pop(BM25_TERMS), staging / ARTICLE_BM25_DIR)
+                    bar.update()
+                with timer("lexicon"):
+                    lexicon.result().save(staging / LEXICON_FILE)
+                    bar.update()
+                if cache is not None:
+                    table = cache.terms()
+                    keep.meta.update(terms=len(table), terms_digest=terms_digest(table, len(table)))
             finally:
                 if cache is not None:
                     cache.close()
@@ -459,9 +532,11 @@ def build_generation(
                 },
             )
             final = publish_generation(settings.index_dir, staging, manifest)
+            keep.commit()
             bar.update()
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            keep.discard()
             raise
         finally:
             bar.close()
@@ -522,6 +597,28 @@ def _peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+
+
+def _previous_rows(
+    previous: LastBuild | None, keys: Sequence[str], values: np.ndarray | None
+) -> np.ndarray | None:
+    """`values` (one per text of the previous build) for these texts' keys; -1 for texts the
+    previous build did not have."""
+    if previous is None or values is None:
+        return None
+    rows = previous.rows(CHUNK_TEXTS, key_array(keys))
+    out = np.full(len(keys), -1, dtype=np.int64)
+    have = np.flatnonzero(rows >= 0)
+    out[have] = values[rows[have]]
+    return out
+
+
+def _keep_analyses(keep: LastBuildWriter | None, texts: str, analyses: dict[str, Analysed]) -> None:
+    """Keep this build's analyses for the next (before BM25 writing reuses their memory)."""
+    if keep is None:
+        return
+    for kind, analysed in analyses.items():
+        keep.save_analysis(texts, kind, analysed.offsets, analysed.ids, analysed.counts)
 
 
 def _write_bm25(analysed: Analysed, directory: Path) -> None:

@@ -441,7 +441,8 @@ def _bench_archive(
 
     plan = ArchivePlan(
         sizes=sizes,
-        work_dir=work_dir,
+        # Absolute: each measurement runs in the archive's own folder.
+        work_dir=work_dir.resolve(),
         stories_dir=settings.docs_dir,
         reader_dir=reader_data,
         jobs=jobs,

@@ -121,14 +121,16 @@ class CrossLingualLexicon:
             ]
             for english, targets in weights.items()
         }
-        by_key: dict[str, set[str]] = defaultdict(set)
+        # Words in sorted order, so each key's list comes out sorted (a word whose spellings
+        # share a key is listed once): equal corpora give byte-equal lexicon files.
+        by_key: dict[str, list[str]] = defaultdict(list)
         for word in sorted(_named_words(vocabulary, adjacent_pairs)):
-            keys = {known.get(spelled) or pinyin_key(spelled) for spelled in _spellings(word)}
-            for key in keys:
-                if len(key) >= MIN_PINYIN_CHARS:
-                    by_key[key].add(word)
-        # Sorted, so equal corpora give byte-equal lexicon files.
-        return cls(translations, {k: sorted(v) for k, v in sorted(by_key.items())})
+            for spelled in _spellings(word):
+                key = known.get(spelled) or pinyin_key(spelled)
+                listed = by_key[key] if len(key) >= MIN_PINYIN_CHARS else None
+                if listed is not None and (not listed or listed[-1] != word):
+                    listed.append(word)
+        return cls(translations, dict(sorted(by_key.items())))
 
     def expand(self, question: str) -> list[str]:
         """Chinese words standing for the question's English words; empty for Chinese text."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from index.embedding import Vectors
 
@@ -26,6 +27,16 @@ def build_dense_index(
 ) -> Any:
     """The index of `vectors`; IVF is trained on a sample of them, unless `trained` (an index
     of the same type, e.g. the previous generation's) lends its centroids."""
+    index = empty_dense_index(vectors, index_type, seed, trained)
+    add_dense_vectors(index, vectors)
+    return index
+
+
+def empty_dense_index(
+    vectors: Vectors, index_type: str, seed: int = 1234, trained: Any | None = None
+) -> Any:
+    """An index of `index_type` ready for `vectors`: trained on a sample of them (IVF), or
+    emptied from `trained`, whose centroids it keeps."""
     import faiss
 
     dimension = vectors.shape[1]
@@ -43,8 +54,37 @@ def build_dense_index(
         sample = vectors[rng.choice(len(vectors), size=sample_size, replace=False)]
         index.train(sample)
         index.nprobe = min(32, index.nlist)
-    index.add(vectors)
     return index
+
+
+def add_dense_vectors(
+    index: Any, vectors: Vectors, known: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.int64] | None:
+    """Add `vectors` as rows 0.. and return the IVF list of each (None for a flat index).
+
+    Choosing the lists is most of an IVF add, so lists `known` from an earlier build with the
+    same centroids (-1 where not) are taken as they are; faiss adds each vector exactly as
+    `index.add` would, so the index is the same, byte for byte."""
+    import faiss
+
+    if not hasattr(index, "nlist"):
+        index.add(vectors)
+        return None
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    lists = np.full(len(vectors), -1, dtype=np.int64) if known is None else known.copy()
+    todo = np.flatnonzero(lists < 0)
+    if len(todo):
+        lists[todo] = index.quantizer.search(np.ascontiguousarray(vectors[todo]), 1)[1][:, 0]
+    index.add_core(len(vectors), faiss.swig_ptr(vectors), None, faiss.swig_ptr(lists))
+    return lists
+
+
+def ivf_centroids(index: Any) -> Vectors | None:
+    """An IVF index's centroids (None for a flat index)."""
+    if not hasattr(index, "nlist"):
+        return None
+    centroids: Vectors = index.quantizer.reconstruct_n(0, index.nlist)
+    return centroids
 
 
 def save_dense_index(index: Any, path: Path) -> None:

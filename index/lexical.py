@@ -31,8 +31,6 @@ VOCAB_FILE = "vocab.index.json"
 PARAMS_FILE = "params.index.json"
 # Documents whose (doc, term) pairs are counted at once while building.
 BUILD_BATCH_DOCS = 20_000
-# Term columns sorted at once while building (bounds the memory of the final sort).
-BUILD_COLUMN_PARTS = 8
 # Below one posting per this many documents, top-k deduplicates the postings it read;
 # above, it scans the accumulator (a few hundred microseconds for a million documents).
 SCAN_SHARE = 8
@@ -138,16 +136,8 @@ def write_bm25(
 
     indptr = np.zeros(n_terms + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
-    data = np.empty(len(scores), dtype=np.float32)
-    indices = np.empty(len(scores), dtype=np.int32)
-    # Rows are ascending, so a stable sort by column gives bm25s's (column, row) order; it is
-    # done a range of columns at a time to bound the memory of the sort.
-    bounds = np.linspace(0, n_terms, BUILD_COLUMN_PARTS + 1).astype(np.int64)
-    for low, high in pairwise(bounds.tolist()):
-        part = np.flatnonzero((cols >= low) & (cols < high))
-        order = part[_stable_order(cols[part] - low)]
-        data[indptr[low] : indptr[high]] = scores[order]
-        indices[indptr[low] : indptr[high]] = rows[order]
+    data, indices = _by_column(scores, rows, cols, n_docs, n_terms)
+    del scores, rows, cols
 
     np.save(directory / DATA_FILE, data)
     np.save(directory / INDICES_FILE, indices)
@@ -170,14 +160,27 @@ def write_bm25(
     (directory / PARAMS_FILE).write_text(json.dumps(params, indent=4), "utf-8")
 
 
-def _stable_order(keys: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
-    """`np.argsort(keys, kind="stable")` for non-negative keys, as two 16-bit radix passes
-    (numpy sorts 16-bit integers by radix: linear, where 32-bit ones take a merge sort)."""
-    if not len(keys) or int(keys.max()) < 1 << 16:
-        return np.argsort(keys.astype(np.uint16), kind="stable")
-    low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
-    high = np.argsort((keys[low] >> 16).astype(np.uint16), kind="stable")
-    return low[high]
+def _by_column(
+    scores: Scores,
+    rows: npt.NDArray[np.int32],
+    cols: npt.NDArray[Any],
+    n_docs: int,
+    n_terms: int,
+) -> tuple[Scores, npt.NDArray[np.int32]]:
+    """The scores and their rows in bm25s's (column, row) order. The pairs come row by row,
+    so this is a stable sort by column: scipy's CSR to CSC conversion, one counting pass."""
+    from scipy.sparse import csr_matrix
+
+    if not len(scores):
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int32)
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+    by_row = csr_matrix((scores, cols, indptr), shape=(n_docs, n_terms), copy=False)
+    by_column = by_row.tocsc()
+    return (
+        np.asarray(by_column.data, dtype=np.float32),
+        np.asarray(by_column.indices, dtype=np.int32),
+    )
 
 
 def _idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float32]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import fnmatch
+import functools
 import hashlib
 import logging
 import os
@@ -13,6 +14,9 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from index.models import Page
 from index.progress import stage_items
@@ -24,6 +28,7 @@ logger = logging.getLogger(__name__)
 MAX_UNPRINTABLE_SHARE = 0.02
 ALLOWED_CONTROLS = frozenset("\n\r\t\f")
 UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cn", "Co", "Cs"})
+BMP_SIZE = 0x10000
 
 # What `str.splitlines` takes for a line break, other than the file separators.
 LINE_BREAK = re.compile(r"\r\n?|[\u2028\u2029\x85\f\v]")
@@ -198,12 +203,27 @@ def looks_like_text(text: str) -> bool:
     """Guard against binary that a permissive codec decoded without error."""
     if "\x00" in text:
         return False
-    unprintable = sum(
-        1
-        for ch in text
-        if ch not in ALLOWED_CONTROLS and unicodedata.category(ch) in UNPRINTABLE_CATEGORIES
-    )
-    return unprintable <= MAX_UNPRINTABLE_SHARE * max(len(text), 1)
+    return count_unprintable(text) <= MAX_UNPRINTABLE_SHARE * max(len(text), 1)
+
+
+def count_unprintable(text: str) -> int:
+    """Characters of `text` that text does not hold (control, unassigned, private use,
+    surrogate), allowed line controls aside: a table lookup per character for the Basic
+    Multilingual Plane, `unicodedata` for the rest (a story's millions of characters)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    basic = codes < BMP_SIZE
+    count = int(np.count_nonzero(unprintable_table()[codes[basic]]))
+    return count + sum(_unprintable(chr(code)) for code in codes[~basic].tolist())
+
+
+@functools.cache
+def unprintable_table() -> npt.NDArray[np.bool_]:
+    """Whether each code point of the Basic Multilingual Plane is unprintable (computed once)."""
+    return np.array([_unprintable(chr(code)) for code in range(BMP_SIZE)], dtype=bool)
+
+
+def _unprintable(ch: str) -> bool:
+    return ch not in ALLOWED_CONTROLS and unicodedata.category(ch) in UNPRINTABLE_CATEGORIES
 
 
 def normalize_whitespace(text: str) -> str:

@@ -63,6 +63,14 @@ class ShardPool:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
+    def start(self) -> None:
+        """Start the workers now, so that their start-up (imports, dictionaries) overlaps
+        what this process does before it hands them work."""
+        if self.jobs > 1:
+            pool = self._pool()
+            for _ in range(self.jobs):
+                pool.submit(int)  # a no-op: the executor starts a worker per queued task
+
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
@@ -78,8 +86,8 @@ class ShardPool:
     ) -> Iterator[tuple[int, R]]:
         """(shard number, result) as shards finish, not in order; at most `in_flight` shards
         are queued at once, so results do not pile up in memory. A single shard is worked
-        here: starting workers would cost more than it saves."""
-        if self.jobs == 1 or len(work) <= 1:
+        here unless the workers are running: starting them would cost more than it saves."""
+        if self.jobs == 1 or (len(work) <= 1 and self._executor is None):
             if self._initializer is not None and not self._initialized_here:
                 self._initializer(*self._initargs)
                 self._initialized_here = True

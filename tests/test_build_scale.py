@@ -15,6 +15,7 @@ import pytest
 from index import analysis, embedding
 from index.archive import archive_sources, write_archive
 from index.build import BuildSummary, build_generation
+from index.reuse import LAST_BUILD
 from index.settings import Settings
 from index.store import MANIFEST
 from tests.fakes import HashingEmbedder
@@ -89,6 +90,35 @@ def test_a_daily_build_redoes_only_the_new_stories_and_equals_a_full_one(
     assert 0 < daily.embedded == new_chunks < daily.chunks / 5
     assert 0 < daily.tokenised < full.tokenised / 5
     assert artifacts(daily) == artifacts(full)
+
+
+def test_a_daily_build_reads_the_last_builds_arrays_and_survives_their_damage(
+    archive: Path, tmp_path: Path, stories_dir: Path
+) -> None:
+    docs = tmp_path / "stories"
+    docs.mkdir()
+    for page in archive.iterdir():
+        (docs / page.name).write_bytes(page.read_bytes())
+    first = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    last = tmp_path / "daily" / "cache" / LAST_BUILD
+    assert (last / "vectors.npy").is_file()
+    # Without the embedding cache, the old chunks' vectors can only come from the arrays.
+    (tmp_path / "daily" / "cache" / "embeddings.sqlite").unlink()
+    reading = tmp_path / "reading"
+    reading.mkdir()
+    write_archive(docs, 30, archive_sources(stories_dir, reading, 0), seed=2, prefix="day")
+    daily = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    assert 0 < daily.embedded == daily.chunks - first.chunks
+
+    # Damaged arrays (a term table that no longer matches, vectors cut short) are not used.
+    meta = json.loads((last / "meta.json").read_text("utf-8"))
+    (last / "meta.json").write_text(json.dumps({**meta, "terms_digest": "0" * 64}), "utf-8")
+    (last / "vectors.npy").write_bytes(b"not numpy")
+    extra = "新的一天\n\n本报记者 王明\n\n今天下雨。\n"
+    (docs / "day-0000000_extra.txt").write_text(extra, "utf-8")
+    again = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    full = build(docs, tmp_path / "full", jobs=1, embedder=HashingEmbedder())
+    assert artifacts(again) == artifacts(full)
 
 
 KILLED_BUILD = """

@@ -1,0 +1,215 @@
+"""The last build's vectors, text analyses and IVF lists, kept whole beside the caches.
+
+The SQLite caches hold shards, so a killed build resumes; reading an archive's worth of rows
+back from them is most of a daily build. So each build also leaves its arrays here, in plain
+numpy files keyed by text hash, and the next build reads them memory-mapped for every text
+the last one had and asks the caches only for the rest. Like the caches it only saves time:
+a text whose hash is not here, another embedder, a term table that changed or IVF centroids
+that changed, and the caches (or the work itself) answer instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+LAST_BUILD = "last-build"
+META = "meta.json"
+FORMAT = 1
+CHUNK_TEXTS = "chunks"
+ARTICLE_TEXTS = "articles"
+
+Keys = npt.NDArray[np.bytes_]
+Rows = npt.NDArray[np.int64]
+
+
+def key_array(keys: Sequence[str]) -> Keys:
+    """Text hashes (hex sha256) as one fixed-width array, to match by numpy search."""
+    return np.array(keys, dtype="S64")
+
+
+def terms_digest(terms: Sequence[str], count: int) -> str:
+    """What identifies the first `count` terms of a term table (analyses store their ids)."""
+    return hashlib.sha256("\x00".join(terms[:count]).encode("utf-8")).hexdigest()
+
+
+def vectors_digest(matrix: npt.NDArray[np.float32]) -> str:
+    """What identifies a set of IVF centroids."""
+    return hashlib.sha256(np.ascontiguousarray(matrix, dtype=np.float32).tobytes()).hexdigest()
+
+
+def ragged_positions(starts: Rows, lengths: Rows) -> Rows:
+    """Positions of runs `starts[i] : starts[i] + lengths[i]`, one after another, without a
+    loop over runs (gathers texts' values from, or scatters them into, arrays laid end to end)."""
+    ends = np.cumsum(lengths)
+    positions: Rows = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
+    positions += np.repeat(starts - (ends - lengths), lengths)
+    return positions
+
+
+def _name(kind: str) -> str:
+    return kind.replace("/", "-")
+
+
+class LastBuild:
+    """The arrays a previous build left in `cache_dir/last-build`, read memory-mapped."""
+
+    def __init__(self, directory: Path, meta: dict[str, Any]) -> None:
+        self.directory = directory
+        self.meta = meta
+        self._rows: dict[str, tuple[Keys, Rows]] = {}
+
+    @classmethod
+    def open(cls, cache_dir: Path) -> LastBuild | None:
+        directory = cache_dir / LAST_BUILD
+        try:
+            meta = json.loads((directory / META).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            return None
+        return cls(directory, meta)
+
+    def _load(self, name: str) -> npt.NDArray[Any]:
+        array: npt.NDArray[Any] = np.load(self.directory / f"{name}.npy", mmap_mode="r")
+        return array
+
+    def rows(self, texts: str, keys: Keys) -> Rows:
+        """The row here of each key's text among `texts` (chunks or articles); -1 if absent."""
+        try:
+            if texts not in self._rows:
+                mine = np.asarray(self._load(f"{texts}.keys"))
+                self._rows[texts] = mine, np.argsort(mine, kind="stable")
+            mine, order = self._rows[texts]
+        except (OSError, ValueError) as exc:
+            log.info("last build's %s keys unreadable (%s); using the caches", texts, exc)
+            return np.full(len(keys), -1, dtype=np.int64)
+        if not len(mine):
+            return np.full(len(keys), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(mine, keys, sorter=order), len(mine) - 1)
+        found = order[at]
+        return np.where(mine[found] == keys, found, -1).astype(np.int64)
+
+    def vectors(self, embedder_id: str, dimension: int) -> npt.NDArray[np.float32] | None:
+        """The chunk vectors, when they were made by this embedder."""
+        if self.meta.get("embedder") != embedder_id or self.meta.get("dimension") != dimension:
+            return None
+        vectors = self._array("vectors")
+        if vectors is None or vectors.shape != (self._count(CHUNK_TEXTS), dimension):
+            return None
+        return vectors
+
+    def ivf_lists(self, centroids: str) -> Rows | None:
+        """The IVF list of each chunk, when the lists were chosen by these centroids."""
+        lists = self._array("ivf_lists") if self.meta.get("centroids") == centroids else None
+        return lists if lists is not None and len(lists) == self._count(CHUNK_TEXTS) else None
+
+    def analysis(
+        self, texts: str, kind: str, terms: Sequence[str]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32] | None] | None:
+        """(offsets, ids, counts or None) of one analysis of `texts`, when its ids index the
+        same term table as `terms` does."""
+        count = int(self.meta.get("terms", -1))
+        if (
+            count < 0
+            or count > len(terms)
+            or self.meta.get("terms_digest") != terms_digest(terms, count)
+        ):
+            return None
+        prefix = f"{texts}.{_name(kind)}"
+        offsets, ids = self._array(f"{prefix}.offsets"), self._array(f"{prefix}.ids")
+        counts = self._array(f"{prefix}.counts")
+        if (
+            offsets is None
+            or ids is None
+            or len(offsets) != self._count(texts) + 1
+            or int(offsets[-1]) != len(ids)
+            or (counts is not None and len(counts) != len(ids))
+        ):
+            return None
+        return offsets, ids, counts
+
+    def _count(self, texts: str) -> int:
+        """How many texts of this kind the last build had (-1: unknown)."""
+        keys = self._array(f"{texts}.keys")
+        return -1 if keys is None else len(keys)
+
+    def _array(self, name: str) -> npt.NDArray[Any] | None:
+        try:
+            return self._load(name)
+        except (OSError, ValueError):
+            return None
+
+
+class LastBuildWriter:
+    """The arrays of the build under way, written into a fresh folder that replaces
+    `last-build` at `commit` (a build that fails leaves the last one's in place)."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self.meta: dict[str, Any] = {"format": FORMAT}
+        self.directory: Path | None = None
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self.directory = cache_dir / f".{LAST_BUILD}-{os.urandom(6).hex()}"
+            self.directory.mkdir()
+        except OSError as exc:
+            log.info("cannot keep this build's arrays (%s)", exc)
+            self.directory = None
+
+    def save(self, name: str, array: npt.NDArray[Any]) -> None:
+        if self.directory is None:
+            return
+        try:
+            np.save(self.directory / f"{name}.npy", np.asarray(array))
+        except OSError as exc:
+            log.info("cannot keep this build's arrays (%s)", exc)
+            self.discard()
+
+    def save_analysis(
+        self,
+        texts: str,
+        kind: str,
+        offsets: npt.NDArray[np.int64],
+        ids: npt.NDArray[np.int32],
+        counts: npt.NDArray[np.int32] | None,
+    ) -> None:
+        prefix = f"{texts}.{_name(kind)}"
+        self.save(f"{prefix}.offsets", offsets)
+        self.save(f"{prefix}.ids", ids)
+        if counts is not None:
+            self.save(f"{prefix}.counts", counts)
+
+    def commit(self) -> None:
+        """Replace the last build's arrays with these (a reader sees the old or the new)."""
+        if self.directory is None:
+            return
+        target = self.cache_dir / LAST_BUILD
+        aside = self.cache_dir / f".{LAST_BUILD}-old-{os.urandom(6).hex()}"
+        try:
+            (self.directory / META).write_text(json.dumps(self.meta), "utf-8")
+            with contextlib.suppress(FileNotFoundError):
+                target.rename(aside)
+            self.directory.rename(target)
+        except OSError as exc:
+            log.info("cannot keep this build's arrays (%s)", exc)
+            self.discard()
+        shutil.rmtree(aside, ignore_errors=True)
+        self.directory = None
+
+    def discard(self) -> None:
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory = None
