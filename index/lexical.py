@@ -12,7 +12,6 @@ import json
 import math
 import threading
 from collections.abc import Sequence
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +86,11 @@ def write_bm25(
     sizes = np.diff(offsets)
     if counts is None:
         lengths = sizes
-    elif n_docs and sizes.min() > 0:
-        lengths = np.add.reduceat(counts.astype(np.int64), offsets[:-1])
-    else:  # reduceat cannot sum an empty document
-        lengths = np.array([counts[a:b].sum() for a, b in pairwise(offsets.tolist())], np.int64)
+    else:  # each document's token count: sums of its counts, read off a running total
+        total = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, dtype=np.int64, out=total[1:])
+        lengths = np.diff(total[offsets])
+        del total
     used = np.flatnonzero(np.bincount(ids, minlength=len(terms)))
     ordered = sorted(range(len(used)), key=lambda i: terms[int(used[i])])
     column_of_used = np.empty(len(used), dtype=np.int64)
@@ -105,7 +105,9 @@ def write_bm25(
     if counts is not None:
         # Already one (document, term) pair per id: no counting left to do.
         rows = np.repeat(np.arange(n_docs, dtype=np.int32), sizes)
-        cols = np.take(remap, ids, out=ids)
+        # In place (an archive's ids take gigabytes); "clip" is never needed here but spares
+        # the buffered copy that take's default bounds check makes of an overlapping `out`.
+        cols = np.take(remap, ids, out=ids, mode="clip")
         tf = counts
     else:
         rows_parts, cols_parts, tf_parts = [], [], []
@@ -126,12 +128,17 @@ def write_bm25(
     idf = _idf(df, n_docs)
     denominator = K1 * ((1 - B) + B * lengths.astype(np.float64) / average)
     # In slices: the float64 temporaries of a million documents' pairs would not fit twice.
+    # idf * tf / (denominator + tf) in float64, as bm25s computes it, with two temporaries.
     scores = np.empty(len(tf), dtype=np.float32)
     for start in range(0, len(tf), BUILD_SCORE_SLICE):
         piece = slice(start, start + BUILD_SCORE_SLICE)
         tf64 = tf[piece].astype(np.float64)
-        saturation = tf64 / (denominator[rows[piece]] + tf64)
-        scores[piece] = (idf[cols[piece]].astype(np.float64) * saturation).astype(np.float32)
+        saturation = np.take(denominator, rows[piece])
+        saturation += tf64
+        np.divide(tf64, saturation, out=saturation)
+        np.multiply(np.take(idf, cols[piece]), saturation, out=saturation)
+        scores[piece] = saturation
+        del tf64, saturation
     del tf
 
     indptr = np.zeros(n_terms + 1, dtype=np.int64)

@@ -31,8 +31,10 @@ UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cn", "Co", "Cs"})
 BMP_SIZE = 0x10000
 
 # What `str.splitlines` takes for a line break, other than the file separators.
+LINE_BREAK_CHARS = "\r\u2028\u2029\x85\f\v"
 LINE_BREAK = re.compile(r"\r\n?|[\u2028\u2029\x85\f\v]")
-INVISIBLE_CHARS = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+INVISIBLE_CHARS = re.compile(f"[{INVISIBLE}]")
 # Story files are untrusted: a larger one is skipped rather than read into memory.
 DEFAULT_MAX_STORY_BYTES = 20_000_000
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -231,7 +233,11 @@ def normalize_whitespace(text: str) -> str:
 
     Spaces inside a line stay as the story wrote them (ideographic, no-break, tabs, runs):
     answers quote the text verbatim, and matching reads its own normalised copy of it."""
-    text = LINE_BREAK.sub("\n", text)
-    text = INVISIBLE_CHARS.sub("", text)
+    # The expressions only where their characters occur: finding one character is a fast
+    # scan, a character class over a story's millions of characters is not.
+    if any(ch in text for ch in LINE_BREAK_CHARS):
+        text = LINE_BREAK.sub("\n", text)
+    if any(ch in text for ch in INVISIBLE):
+        text = INVISIBLE_CHARS.sub("", text)
     lines = (line.strip() for line in text.split("\n"))
     return "\n".join(lines).strip("\n") + "\n"

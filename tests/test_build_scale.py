@@ -176,3 +176,35 @@ def test_a_killed_build_resumes_from_the_shards_it_finished(archive: Path, tmp_p
     assert resumed.embedded == resumed.chunks - kept > 0
     clean = build(archive, tmp_path / "clean", jobs=1, embedder=HashingEmbedder())
     assert artifacts(resumed) == artifacts(clean)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_the_last_builds_analyses_are_copied_run_by_run_or_gathered_alike(shuffled: bool) -> None:
+    """`_copy_runs` copies texts that follow each other in both builds a slice at a time;
+    the result equals gathering every position, in order or shuffled, with empty texts."""
+    import numpy as np
+
+    from index.reuse import ragged_positions
+
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(0, 6, size=400)
+    source_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = rng.integers(0, 1000, size=int(source_offsets[-1])).astype(np.int32)
+    previous = (source_offsets, values, values + 1)
+    # This build: the last build's texts in order with new ones between them (or shuffled).
+    source_rows = np.arange(400, dtype=np.int64)
+    if shuffled:
+        rng.shuffle(source_rows)
+    target_rows = np.sort(rng.choice(np.arange(403), size=400, replace=False)).astype(np.int64)
+    target_lengths = np.zeros(403, dtype=np.int64)
+    target_lengths[target_rows] = lengths[source_rows]
+    offsets = np.concatenate([[0], np.cumsum(target_lengths)]).astype(np.int64)
+    ids = np.full(int(offsets[-1]), -1, dtype=np.int32)
+    counts = np.full(int(offsets[-1]), -1, dtype=np.int32)
+    analysis._copy_runs(source_rows, target_rows, source_offsets, offsets, previous, ids, counts)
+    source = ragged_positions(source_offsets[source_rows], lengths[source_rows])
+    target = ragged_positions(offsets[target_rows], lengths[source_rows])
+    expected = np.full(len(ids), -1, dtype=np.int32)
+    expected[target] = values[source]
+    assert np.array_equal(ids, expected)
+    assert np.array_equal(counts[target], values[source] + 1)

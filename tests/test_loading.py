@@ -198,3 +198,20 @@ def test_non_utf8_names_load_under_their_escaped_name(
         (page,) = load_pages(tmp_path).pages
     assert page.file == "\\xd0\\xc2\\xce\u0171\\xa8\\xb5\\xc0.txt"
     assert page.file in caplog.text
+
+
+def test_normalize_whitespace_skips_only_expressions_with_nothing_to_do() -> None:
+    from index.loading import INVISIBLE_CHARS, LINE_BREAK
+
+    def by_expressions(text: str) -> str:
+        text = INVISIBLE_CHARS.sub("", LINE_BREAK.sub("\n", text))
+        return "\n".join(line.strip() for line in text.split("\n")).strip("\n") + "\n"
+
+    samples = [
+        "平常的一行。\n第二行\n",
+        "a\r\nb\rc\u2028d\u2029e\x85f\x0cg\x0bh",
+        "零\u200b宽\u200c连\u200d字\u2060符\ufeff",
+        "\ufeff标题\r\n\r\n  正文  \u3000\n",
+    ]
+    for text in samples:
+        assert normalize_whitespace(text) == by_expressions(text)
