@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.answer import quote_span
+from index.answer import _article_key, _key_terms, _term_found, quote_span
 from index.evaluate import read_qa
+from index.question import analyse_question, matching_form
 from index.settings import Settings
 
 
@@ -56,6 +57,18 @@ def main() -> None:
             hits = engine._hits(query, settings.candidates)
             spans = reader.candidates(query, hits, limit=args.limit)
             ruled = rules.answer(item.question)
+            focus = analyse_question(query)
+            terms = _key_terms(focus)
+            articles = {
+                _article_key(h.chunk): matching_form(
+                    "\n".join(
+                        f"{g.chunk.headline}\n{g.chunk.text}"
+                        for g in hits
+                        if _article_key(g.chunk) == _article_key(h.chunk)
+                    )
+                )
+                for h in hits
+            }
             row = {
                 "id": item.id,
                 "question": item.question,
@@ -64,6 +77,8 @@ def main() -> None:
                 "lang": item.lang,
                 "abstain_margin": reader.abstain_margin,
                 "hits": [h.chunk.file for h in hits[:5]],
+                "counted_noun": focus.counted_noun,
+                "qtype": focus.qtype.value,
                 "rules": None
                 if ruled.answer is None
                 else {
@@ -82,6 +97,11 @@ def main() -> None:
                         "margin": round(s.margin, 3),
                         "rank": s.rank,
                         "file": s.hit.chunk.file,
+                        "missing": [
+                            t
+                            for t in terms
+                            if not _term_found(t, articles[_article_key(s.hit.chunk)])
+                        ],
                     }
                     for s in spans
                 ],

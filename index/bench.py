@@ -90,21 +90,34 @@ def _answer_latencies(settings: Settings, embedder: Any, rounds: int) -> dict[st
         for q in LATENCY_QUESTIONS
     ]
     out: dict[str, Any] = {"answerer": settings.answerer, "retrieval_only": _percentiles(search)}
-    for answerer in ("rules", "reader"):
+    for name, update in _answer_stages(settings):
         started = time.perf_counter()
         try:
-            local = settings.model_copy(update={"answerer": answerer})
+            local = settings.model_copy(update=update)
             engine = load_engine(local, embedder=embedder)
         except Exception as exc:  # a missing trained reader is reported, not fatal
-            out[f"query_{answerer}"] = {"error": str(exc)}
+            out[f"query_{name}"] = {"error": str(exc)}
             continue
         load_s = time.perf_counter() - started
         for question in LATENCY_QUESTIONS:  # warm-up: jieba, caches
             engine.answer(question)
         times = [engine.answer(q).elapsed_ms for _ in range(rounds) for q in LATENCY_QUESTIONS]
-        out[f"query_{answerer}"] = {**_percentiles(times), "load_s": round(load_s, 2)}
+        out[f"query_{name}"] = {**_percentiles(times), "load_s": round(load_s, 2)}
     out["query_newsqa"] = out[f"query_{settings.answerer}"]
     return out
+
+
+def _answer_stages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """Each answer stage as configured, and the reader on every core: one reader call holds a
+    lock, so the threads it does not use sit idle unless other questions are being searched."""
+    stages: list[tuple[str, dict[str, Any]]] = [
+        ("rules", {"answerer": "rules"}),
+        ("reader", {"answerer": "reader"}),
+    ]
+    cores = os.cpu_count() or 1
+    if cores != settings.reader_threads:
+        stages.append(("reader_all_cores", {"answerer": "reader", "reader_threads": cores}))
+    return stages
 
 
 def _timed_ms(work: Any) -> float:
@@ -247,7 +260,8 @@ def format_report(report: dict[str, Any]) -> str:
             f" (engine load {row['load_s']} s){' <- serving' if name == corpus['answerer'] else ''}"
             if "p50_ms" in row
             else f"warm answer, {name}: unavailable ({row['error']})"
-            for name in ("rules", "reader")
+            for name in ("rules", "reader", "reader_all_cores")
+            if f"query_{name}" in corpus
             for row in [corpus[f"query_{name}"]]
         ),
         "  naive baseline (same run): p50 {p50_ms} ms / p95 {p95_ms} ms".format(

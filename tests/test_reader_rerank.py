@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from index.reader.rerank import (
     features,
     question_kinds,
     with_units,
+    word_boundaries,
 )
 from index.reader.rerank_fit import ReadQuestion, fit, measure
 
@@ -47,6 +50,41 @@ def test_features_mark_the_figure_counted_in_the_asked_unit() -> None:
     column = FEATURE_NAMES.index("asked_unit_follows_figure")
     by_text = {c.text: row[column] for c, row in zip(candidates, rows, strict=True)}
     assert by_text == {"三级": 0.0, "90": 0.0, "90余场次": 1.0}
+
+
+def _column(question: str, candidates: list[Candidate], name: str) -> dict[str, float]:
+    rows = features(question, candidates)
+    column = FEATURE_NAMES.index(name)
+    return {c.text: float(row[column]) for c, row in zip(candidates, rows, strict=True)}
+
+
+def test_a_figure_followed_by_an_approximation_mark_is_not_a_unit_of_its_own() -> None:
+    # `90余` is a figure cut short, not a count in the unit 余.
+    column = _column("远程会诊多少场", [_span("90余", 1.0)], "other_unit_follows_figure")
+    assert column == {"90余": 0.0}
+
+
+def test_boundary_features_mark_spans_that_cut_a_word_a_list_a_quote_or_a_figure() -> None:
+    passage = "专家来自上海市、山东省。苏林‘医心’向党名医工作室揭牌,比例为13%左右。"
+    spans = [
+        _span(t, 1.0, passage) for t in ("上海市", "上海市、山东省", "苏林‘医心", "13%", "海市")
+    ]
+    cuts_list = _column("专家来自哪些地方", spans, "cuts_enumeration")
+    assert cuts_list["上海市"] == 1.0 and cuts_list["上海市、山东省"] == 0.0
+    unpaired = _column("工作室叫什么", spans, "unpaired_mark")
+    assert unpaired["苏林‘医心"] == 1.0 and unpaired["上海市"] == 0.0
+    cuts_figure = _column("比例多少", spans, "cuts_figure")
+    assert cuts_figure["13%"] == 1.0 and cuts_figure["上海市"] == 0.0
+    inside = _column("专家来自哪里", spans, "starts_inside_word")
+    assert inside["海市"] == 1.0 and inside["上海市"] == 0.0
+
+
+def test_word_boundaries_are_where_jiebas_words_meet() -> None:
+    text = "已累计完成90余场次远程服务"
+    cuts = sorted(word_boundaries(text))
+    assert cuts[0] == 0 and cuts[-1] == len(text)
+    assert "".join(text[a:b] for a, b in pairwise(cuts)) == text
+    assert text.index("远程") in cuts
 
 
 def _toy_reads(count: int) -> list[ReadQuestion]:

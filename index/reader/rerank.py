@@ -14,12 +14,15 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from index.reader.quantity import quantity_end
+from index.tokenize import jieba_module
 
 RERANK_FILE = "rerank.json"
 
@@ -28,10 +31,14 @@ _CN_NUMERAL = re.compile(r"[一二两三四五六七八九十百千万亿]")
 _CARDINAL = re.compile(r"(?<!第)(?:[0-9０-９]|[一二两三四五六七八九十百千]+)")
 _DATE = re.compile(r"[0-9０-９一二三四五六七八九十]+\s*[年月日号]|[0-9]{4}|[上下]午|凌晨|晚")
 # A figure and the measure word right after it (`三级`, `90余场次`).
-_COUNTED = re.compile(r"[0-9０-９一二两三四五六七八九十百千万][余多]?([\u4e00-\u9fff%])")
+_COUNTED = re.compile(r"[0-9０-９一二两三四五六七八九十百千万][余多]?([\u4e00-\u9fff%])(?<![余多])")
 _CLAUSE_MARK = re.compile(r"[，。；！？,;!?]")
 _LATIN = re.compile(r"[A-Za-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# Marks a well-formed answer holds in pairs (`苏林‘医心’向党…`, not `苏林‘医心`).
+_PAIRS = tuple((pair[0], pair[1]) for pair in ("“”", "‘’", "《》", "「」", "『』", "（）", "()"))
+# What continues an unfinished figure: its approximation, magnitude or more digits (`13%左右`).
+_FIGURE_GOES_ON = re.compile(r"左右|以上|以下|之多|[余多万亿0-9０-９.%]")
 # The measure word a count question asks for: `多少场` → 场, `几个` → 个.
 _ASKED_UNIT = re.compile(r"(?:多少|几)\s*([\u4e00-\u9fff%])")
 
@@ -119,6 +126,9 @@ def features(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
             asked_unit and counted and not unit_match and counted.group(1) != asked_unit.group(1)
         )
         listed = "、" in text or "和" in text
+        before = candidate.passage[candidate.start - 1 : candidate.start]
+        after = candidate.passage[candidate.end : candidate.end + 2]
+        boundaries = word_boundaries(candidate.passage)
         short_name = 2 <= len(text) <= 4 and len(chars) == len(text)
         rows.append(
             [
@@ -146,6 +156,14 @@ def features(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
                 kinds["who"] * float(short_name),
                 kinds["why"] * math.log1p(len(text)),
                 kinds["what"] * math.log1p(len(text)),
+                float(candidate.start not in boundaries),
+                float(candidate.end not in boundaries),
+                float(before == "、" or after[:1] == "、"),
+                float(any(text.count(a) != text.count(b) for a, b in _PAIRS)),
+                float(
+                    bool(_DIGIT.search(text[-1:]) or text[-1:] == "%")
+                    and bool(_FIGURE_GOES_ON.match(after))
+                ),
             ]
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(candidates), len(FEATURE_NAMES))
@@ -176,7 +194,20 @@ FEATURE_NAMES = (
     "who_x_short_name",
     "why_x_length",
     "what_x_length",
+    "starts_inside_word",
+    "ends_inside_word",
+    "cuts_enumeration",
+    "unpaired_mark",
+    "cuts_figure",
 )
+
+
+@lru_cache(maxsize=256)
+def word_boundaries(passage: str) -> frozenset[int]:
+    """Offsets where jieba's words of `passage` begin or end: a span that starts or stops
+    inside a word (`…温度’。”拉` of `拉巴卓玛`) is seldom an answer."""
+    lengths = [len(word) for word in jieba_module().lcut(passage)]
+    return frozenset(accumulate(lengths, initial=0))
 
 
 def _clause_around(candidate: Candidate) -> str:
