@@ -71,14 +71,19 @@ def test_two_jobs_build_what_one_job_builds(
     assert artifacts(pooled) == artifacts(alone)
 
 
-def test_a_daily_build_redoes_only_the_new_stories_and_equals_a_full_one(
-    archive: Path, tmp_path: Path, stories_dir: Path
-) -> None:
+def _first_build(archive: Path, tmp_path: Path) -> tuple[Path, BuildSummary]:
+    """A copy of the archive (days are added to it) and its first build, in `daily`."""
     docs = tmp_path / "stories"
     docs.mkdir()
     for page in archive.iterdir():
         (docs / page.name).write_bytes(page.read_bytes())
-    first = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    return docs, build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+
+
+def test_a_daily_build_redoes_only_the_new_stories_and_equals_a_full_one(
+    archive: Path, tmp_path: Path, stories_dir: Path
+) -> None:
+    docs, first = _first_build(archive, tmp_path)
     reading = tmp_path / "reading"
     reading.mkdir()
     sources = archive_sources(stories_dir, reading, questions=0)
@@ -95,11 +100,7 @@ def test_a_daily_build_redoes_only_the_new_stories_and_equals_a_full_one(
 def test_a_daily_build_reads_the_last_builds_arrays_and_survives_their_damage(
     archive: Path, tmp_path: Path, stories_dir: Path
 ) -> None:
-    docs = tmp_path / "stories"
-    docs.mkdir()
-    for page in archive.iterdir():
-        (docs / page.name).write_bytes(page.read_bytes())
-    first = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    docs, first = _first_build(archive, tmp_path)
     last = tmp_path / "daily" / "cache" / LAST_BUILD
     assert (last / "vectors.npy").is_file()
     # Without the embedding cache, the old chunks' vectors can only come from the arrays.
