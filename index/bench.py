@@ -113,6 +113,7 @@ def _answer_stages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     stages: list[tuple[str, dict[str, Any]]] = [
         ("rules", {"answerer": "rules"}),
         ("reader", {"answerer": "reader"}),
+        ("auto", {"answerer": "auto"}),
     ]
     cores = os.cpu_count() or 1
     if cores != settings.reader_threads:
@@ -260,7 +261,7 @@ def format_report(report: dict[str, Any]) -> str:
             f" (engine load {row['load_s']} s){' <- serving' if name == corpus['answerer'] else ''}"
             if "p50_ms" in row
             else f"warm answer, {name}: unavailable ({row['error']})"
-            for name in ("rules", "reader", "reader_all_cores")
+            for name in ("rules", "reader", "auto", "reader_all_cores")
             if f"query_{name}" in corpus
             for row in [corpus[f"query_{name}"]]
         ),

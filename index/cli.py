@@ -315,7 +315,7 @@ def _answer_line(
 )
 @click.option(
     "--answerer",
-    type=click.Choice(["reader", "rules"]),
+    type=click.Choice(["auto", "reader", "rules"]),
     help="Answer stage (env NEWSQA_ANSWERER).",
 )
 @click.option("--details", type=click.Path(path_type=Path), help="Write per-question JSONL here.")

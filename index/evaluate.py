@@ -269,7 +269,7 @@ def run_evaluation(
         summary = build_generation(eval_settings, progress=False, embedder=embedder)
         engine = load_engine(eval_settings, embedder=embedder)
         systems: list[tuple[Scores, Any]] = [(Scores("newsqa"), engine)]
-        if baseline and settings.answerer == "reader":
+        if baseline and settings.answerer != "rules":
             rules = load_engine(eval_settings.model_copy(update={"answerer": "rules"}), embedder)
             systems.append((Scores("rules (baseline)"), rules))
         if reading:

@@ -116,6 +116,7 @@ class QuestionType(enum.Enum):
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
+_LATIN_RUN = re.compile(r"[A-Za-z]{2,}")  # a word, not a lone letter (`A股`, `X光`)
 
 _ZH_DATE = re.compile(
     r"几点|哪天|哪一天|哪日|哪年|哪一年|几月|哪个月|几号|什么时候|啥时候|什么时间|何时|"
@@ -140,6 +141,11 @@ _EN_NAME = re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bname\b|\bcalled\b|\bnamed\b
 _EN_PLACE = re.compile(
     r"\bwhere\b|\bwhich (?:county|city|village|town|township|province|district|place|road)\b"
 )
+
+
+def has_latin_words(question: str) -> bool:
+    """Holds a word in latin letters: English, or Chinese mixed with English (`Sanskrit 的研究`)."""
+    return bool(_LATIN_RUN.search(question))
 
 
 def is_english(question: str) -> bool:

@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     ann_threshold: int = Field(50_000, ge=1)
     max_answer_chars: int = Field(300, ge=40)
     # 'reader': the trained span reader picks the answer or abstains; 'rules': the hand-written
-    # extractor it replaced, kept as the baseline `newsqa eval` reports beside it.
-    answerer: Literal["reader", "rules"] = Field("rules", description="answer stage")
+    # extractor, kept as the baseline `newsqa eval` reports beside it; 'auto': the reader for
+    # questions with latin words (English, code-switched), the rules for the rest.
+    answerer: Literal["auto", "reader", "rules"] = Field("auto", description="answer stage")
     reader_dir: Path | None = Field(None, description="trained reader folder (default: shipped)")
     reader_passages: int = Field(
         3, ge=1, description="top passages the reader reads (3: as good as 4 on CMRC, faster)"

@@ -221,3 +221,35 @@ def test_the_reader_abstains_when_no_story_is_about_the_question(
     engine = load_engine(real_index_settings.model_copy(update={"answerer": "reader"}))
     result = engine.answer("火星探测器什么时候发射的")
     assert result.abstained and result.answer is None and result.passages
+
+
+@pytest.mark.slow
+def test_auto_reads_questions_with_latin_words_and_leaves_chinese_ones_to_the_rules(
+    real_index_settings: Settings,
+) -> None:
+    from index.service import load_engine
+
+    engines = {
+        name: load_engine(real_index_settings.model_copy(update={"answerer": name}))
+        for name in ("auto", "reader", "rules")
+    }
+
+    def answer(name: str, question: str) -> tuple[str | None, str | None]:
+        result = engines[name].answer(question)
+        return (
+            (None, None)
+            if result.answer is None
+            else (
+                result.answer.text,
+                result.answer.highlight,
+            )
+        )
+
+    chinese = "聂荣县远程会诊多少场"
+    english = "What did Nierong county build with its 28 village party committees?"
+    for question in (chinese, english):  # the two stages differ here, else this proves nothing
+        assert answer("rules", question) != answer("reader", question)
+    assert answer("auto", chinese) == answer("rules", chinese)
+    assert answer("auto", chinese)[1] == "90余场次"
+    assert answer("auto", english) == answer("reader", english)
+    assert answer("auto", "How many remote consultations has Nierong held?")[1] == "90余场次"
