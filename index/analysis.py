@@ -212,11 +212,12 @@ class AnalysisCache:
                     self._gave_up(exc, "reading terms")
                     rows = []
                 # Ids are dense from 0 when written by `term_ids`; anything else is distrusted.
-                if all(row_id == n for n, (row_id, _) in enumerate(rows)):
+                # They are distinct and in order: dense when the first is 0 and the last n - 1.
+                if not rows or (rows[0][0] == 0 and rows[-1][0] == len(rows) - 1):
                     self._terms = [term for _, term in rows]
                 else:
                     self._failed = True
-            self._ids = {term: n for n, term in enumerate(self._terms)}
+            self._ids = dict(zip(self._terms, range(len(self._terms)), strict=True))
         return self._terms
 
     def term_ids(self, terms: Sequence[str]) -> Ids:
@@ -355,9 +356,8 @@ def analyse_texts(
         kind: cache.get_many(kind, sorted(absent[kind])) if cache else {} for kind in kinds
     }
     unique = dict(zip(keys, texts, strict=True))
-    missing = sorted(
-        k for k in unique if any(k in absent[kind] and k not in found[kind] for kind in kinds)
-    )
+    # The texts some analysis of which neither the arrays nor the cache hold.
+    missing = sorted(set().union(*(absent[kind].difference(found[kind]) for kind in kinds)))
     terms_of: Callable[[Sequence[str]], Ids] = cache.term_ids if cache else memory.term_ids
     if stats is not None:
         stats.computed += len(missing)

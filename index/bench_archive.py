@@ -74,7 +74,9 @@ def run_point(
     argv += ["--cache", str(cache), "--jobs", str(jobs), "--rounds", str(rounds)]
     if questions is not None:
         argv += ["--questions", str(questions)]
-    env = {**os.environ, "PYTHONPATH": str(code or repository_root())}
+    # The index alone: no trained reader loaded (the default answer stage may hold one), so
+    # load time and memory compare with the baseline's, which had none.
+    env = {**os.environ, "PYTHONPATH": str(code or repository_root()), "NEWSQA_ANSWERER": "rules"}
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=root)
     if done.returncode != 0:
         raise BenchError(f"archive {command} failed:\n{done.stderr[-4000:]}")

@@ -44,7 +44,13 @@ from index.cleaning import split_articles
 # Re-exported: the backends and the engine name the generation's files from here.
 from index.corpus import ARTICLES_FILE as ARTICLES_FILE
 from index.corpus import CHUNKS_FILE as CHUNKS_FILE
-from index.corpus import article_from_json, article_to_json, write_corpus
+from index.corpus import (
+    LinesWriter,
+    article_from_json,
+    article_to_json,
+    corpus_line,
+    write_corpus,
+)
 from index.corpus import chunk_article_rows as chunk_article_rows
 from index.crosslingual import (
     CrossLingualLexicon,
@@ -78,8 +84,11 @@ from index.progress import stage_bar
 from index.reuse import (
     ARTICLE_TEXTS,
     CHUNK_TEXTS,
+    PINYIN,
     LastBuild,
     LastBuildWriter,
+    copy_rows,
+    joined_strings,
     key_array,
     terms_digest,
     vectors_digest,
@@ -126,6 +135,8 @@ RETRAIN_GROWTH = 1.25
 IVF_TRAINED_AT = "ivf_trained_chunks"
 # A build whose last build had this many chunks starts its workers first thing.
 WARM_POOL_CHUNKS = 20_000
+# The page cache's format (`_pack_page`), part of each page's key.
+PAGE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -213,6 +224,8 @@ class PreparedCorpus:
     vectors: np.ndarray
     embedded: int
     keys: list[str] = field(default_factory=list)  # hash of each text (`text_key`)
+    # The offsets of chunks.jsonl and articles.jsonl, when written already (`clean_and_chunk`).
+    line_offsets: LineOffsets | None = None
 
 
 def check_docs_dir(docs_dir: Path) -> None:
@@ -224,13 +237,22 @@ def check_docs_dir(docs_dir: Path) -> None:
 
 def page_code_version(settings: Settings) -> str:
     """What a page's articles and chunks depend on besides its text: the code that cuts and
-    chunks (its source, so any change to it is a new version) and the chunk settings."""
-    from index import chunking, cleaning, containment, models
+    chunks and writes their lines (its source, so any change to it is a new version), the
+    chunk settings and the page cache's format."""
+    from index import chunking, cleaning, containment, corpus, models
 
-    digest = hashlib.sha256(f"{settings.chunk_size}/{settings.chunk_overlap}".encode())
-    for module in (cleaning, containment, chunking, models):
+    digest = hashlib.sha256(
+        f"{PAGE_FORMAT}/{settings.chunk_size}/{settings.chunk_overlap}".encode()
+    )
+    for module in (cleaning, containment, chunking, models, corpus):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()
+
+
+# A page cut up: its articles, its chunks, and their lines of articles.jsonl and chunks.jsonl.
+CutPage = tuple[list[Article], list[Chunk], list[bytes], list[bytes]]
+# The byte offsets of the lines of chunks.jsonl and of articles.jsonl (`write_corpus`).
+LineOffsets = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 
 def clean_and_chunk(
@@ -239,51 +261,95 @@ def clean_and_chunk(
     cache: AnalysisCache | None,
     timer: StageTimer,
     progress: bool = False,
-) -> tuple[list[Article], list[Chunk]]:
+    out: Path | None = None,
+) -> tuple[list[Article], list[Chunk], LineOffsets | None]:
     """Every page cut into articles and chunks; pages seen by an earlier build (same text,
-    same code) come from the cache."""
+    same code) come from the cache, with their lines ready. With `out`, the lines of
+    chunks.jsonl and articles.jsonl are written there as the pages come, and their offsets
+    returned."""
     version = page_code_version(settings)
     keys = [text_key(f"{version}\x00{page.file}\x00{page.text}") for page in pages]
     with timer("clean"):
         found = cache.get_pages(keys) if cache else {}
-        todo = [n for n, key in enumerate(keys) if key not in found]
+    with timer("chunk"):
+        ready: dict[int, CutPage] = {}
+        for n, key in enumerate(keys):
+            blob = found.get(key)
+            unpacked = _unpack_page(blob) if blob is not None else None
+            if unpacked is not None:
+                ready[n] = unpacked
+        del found
+    with timer("clean"):
+        todo = [n for n in range(len(keys)) if n not in ready]
         cleaned = dict(zip(todo, split_each_page([pages[n] for n in todo], progress), strict=True))
     with timer("chunk"), stage_bar("chunking", len(keys), "page", progress) as bar:
-        fresh: dict[str, bytes] = {}
-        articles: list[Article] = []
-        chunks: list[Chunk] = []
-        for n, key in enumerate(keys):
-            bar.update()
-            if n in cleaned:
-                page_chunks = chunk_articles(
-                    cleaned[n], settings.chunk_size, settings.chunk_overlap
-                )
-                fresh[key] = _pack_page(cleaned[n], page_chunks)
-                articles += cleaned[n]
-                chunks += page_chunks
-            else:
-                page_articles, page_chunks = _unpack_page(found[key])
-                articles += page_articles
-                chunks += page_chunks
-        if cache and fresh:
-            cache.put_pages(fresh)
-    return articles, chunks
+        writers = None
+        if out is not None:
+            writers = (LinesWriter(out / CHUNKS_FILE), LinesWriter(out / ARTICLES_FILE))
+        try:
+            fresh: dict[str, bytes] = {}
+            articles: list[Article] = []
+            chunks: list[Chunk] = []
+            for n, key in enumerate(keys):
+                bar.update()
+                if n in cleaned:
+                    page_articles = cleaned.pop(n)
+                    page_chunks = chunk_articles(
+                        page_articles, settings.chunk_size, settings.chunk_overlap
+                    )
+                    page = _cut_page(page_articles, page_chunks)
+                    fresh[key] = _pack_page(page)
+                else:
+                    page = ready.pop(n)
+                articles += page[0]
+                chunks += page[1]
+                if writers:
+                    writers[0].write(page[3])
+                    writers[1].write(page[2])
+            if cache and fresh:
+                cache.put_pages(fresh)
+            offsets = (writers[0].close(), writers[1].close()) if writers else None
+        finally:
+            for writer in writers or ():
+                writer.abandon()
+    return articles, chunks, offsets
 
 
-def _pack_page(articles: Sequence[Article], chunks: Sequence[Chunk]) -> bytes:
-    data = {
-        "articles": [article_to_json(a) for a in articles],
-        "chunks": [c.to_json() for c in chunks],
-    }
-    return zlib.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"), 1)
+def _cut_page(articles: list[Article], chunks: list[Chunk]) -> CutPage:
+    article_lines = [corpus_line(article_to_json(a)) for a in articles]
+    return articles, chunks, article_lines, [corpus_line(c.to_json()) for c in chunks]
 
 
-def _unpack_page(blob: bytes) -> tuple[list[Article], list[Chunk]]:
-    data = json.loads(zlib.decompress(blob))
-    return (
-        [article_from_json(a) for a in data["articles"]],
-        [Chunk.from_json(c) for c in data["chunks"]],
-    )
+def _pack_page(page: CutPage) -> bytes:
+    """A page's lines of articles.jsonl and chunks.jsonl, after a line that counts them."""
+    _, _, article_lines, chunk_lines = page
+    header = f"{len(article_lines)} {len(chunk_lines)}".encode()
+    return zlib.compress(b"\n".join([header, *article_lines, *chunk_lines]), 1)
+
+
+def _unpack_page(blob: bytes) -> CutPage | None:
+    """A page `_pack_page` kept; None when the blob is damaged (the page is cut afresh)."""
+    try:
+        lines = zlib.decompress(blob).split(b"\n")
+        counted = [int(n) for n in lines[0].split(b" ")]
+        if len(counted) != 2 or min(counted) < 0 or len(lines) != 1 + sum(counted):
+            raise ValueError("the line counts do not match")
+        article_lines, chunk_lines = lines[1 : 1 + counted[0]], lines[1 + counted[0] :]
+        articles = [article_from_json(a) for a in _json_rows(article_lines)]
+        chunks = [Chunk.from_json(c) for c in _json_rows(chunk_lines)]
+        if len(articles) != counted[0] or len(chunks) != counted[1]:
+            raise ValueError("the lines do not match their counts")
+    except (zlib.error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.info("cutting a page afresh: its cached copy is damaged (%s)", exc)
+        return None
+    return articles, chunks, article_lines, chunk_lines
+
+
+def _json_rows(lines: list[bytes]) -> list[Any]:
+    rows = json.loads(b"[" + b",".join(lines) + b"]")
+    if not isinstance(rows, list):
+        raise TypeError("not a list")
+    return rows
 
 
 def split_each_page(pages: Sequence[Page], progress: bool = False) -> list[list[Article]]:
@@ -303,10 +369,12 @@ def prepare_corpus(
     timer: StageTimer | None = None,
     previous: LastBuild | None = None,
     analyses: AnalysisCache | None = None,
+    out: Path | None = None,
 ) -> PreparedCorpus:
     """Read, clean, chunk and embed the stories (the cache embeds only what changed; the
     vectors of texts the `previous` build had are read from its arrays). `analyses`: the
-    analysis cache, when the caller has it open (else it is opened here for the pages)."""
+    analysis cache, when the caller has it open (else it is opened here for the pages);
+    `out`: where chunks.jsonl and articles.jsonl are written as the pages are cut."""
     timer = timer or StageTimer()
     docs_dir = settings.docs_dir
     with timer("load"):
@@ -323,7 +391,9 @@ def prepare_corpus(
     if own:
         analyses = open_analysis_cache(settings)
     try:
-        articles, chunks = clean_and_chunk(report.pages, settings, analyses, timer, progress)
+        articles, chunks, offsets = clean_and_chunk(
+            report.pages, settings, analyses, timer, progress, out
+        )
     finally:
         if own and analyses is not None:
             analyses.close()
@@ -359,7 +429,9 @@ def prepare_corpus(
         finally:
             if cache is not None:
                 cache.close()
-    return PreparedCorpus(report, skipped, articles, chunks, model, texts, vectors, embedded, keys)
+    return PreparedCorpus(
+        report, skipped, articles, chunks, model, texts, vectors, embedded, keys, offsets
+    )
 
 
 def open_analysis_cache(settings: Settings) -> AnalysisCache | None:
@@ -377,7 +449,7 @@ def _previous_vectors(
         return matrix, np.arange(len(keys))
     rows = previous.rows(CHUNK_TEXTS, key_array(keys))
     have = np.flatnonzero(rows >= 0)
-    matrix[have] = known[rows[have]]
+    copy_rows(known, rows[have], matrix, have)
     return matrix, np.flatnonzero(rows < 0)
 
 
@@ -430,7 +502,13 @@ def build_generation(
         cache = open_analysis_cache(settings)
         if cache is not None:
             closing.callback(cache.close)
-        corpus = prepare_corpus(settings, progress, embedder, timer, previous, cache)
+        # chunks.jsonl and articles.jsonl are written into it as the pages are cut.
+        staging = staging_directory(settings.index_dir)
+        try:
+            corpus = prepare_corpus(settings, progress, embedder, timer, previous, cache, staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         report, skipped, articles, chunks = (
             corpus.report,
             corpus.skipped,
@@ -444,7 +522,6 @@ def build_generation(
             corpus.embedded,
         )
 
-        staging = staging_directory(settings.index_dir)
         keep = LastBuildWriter(settings.cache_dir)
         keep.meta.update(embedder=model.id, dimension=model.dimension, chunks=len(chunks))
         keep.save(f"{CHUNK_TEXTS}.keys", key_array(corpus.keys))
@@ -479,7 +556,32 @@ def build_generation(
             kept = keep if cache is not None else None
             try:
                 # One index at a time, each analysis dropped once written: an archive's
-                # token arrays take gigabytes.
+                # token arrays take gigabytes. The articles come first, so that a worker
+                # assembles the lexicon while this process writes both BM25 indexes.
+                with timer("tokenise"):
+                    of_articles = analyse_texts(
+                        documents,
+                        (BM25_TERMS, LEXICON_WORDS, LEXICON_PAIRS),
+                        cache,
+                        pool,
+                        progress,
+                        stats=analysed,
+                        previous=(previous, ARTICLE_TEXTS) if previous else None,
+                        keys=document_keys,
+                    )
+                    _keep_analyses(kept, ARTICLE_TEXTS, of_articles)
+                with timer("lexicon"):
+                    lexicon = lexicon_job(
+                        of_articles.pop(LEXICON_WORDS),
+                        of_articles.pop(LEXICON_PAIRS),
+                        cache,
+                        pool,
+                        settings.cache_dir,
+                        previous,
+                    )
+                with timer("bm25"):
+                    _write_bm25(of_articles.pop(BM25_TERMS), staging / ARTICLE_BM25_DIR)
+                    bar.update()
                 with timer("tokenise"):
                     of_chunks = analyse_texts(
                         texts,
@@ -495,32 +597,12 @@ def build_generation(
                 with timer("bm25"):
                     _write_bm25(of_chunks.pop(BM25_TERMS), staging / CHUNK_BM25_DIR)
                     bar.update()
-                with timer("tokenise"):
-                    of_articles = analyse_texts(
-                        documents,
-                        (BM25_TERMS, LEXICON_WORDS, LEXICON_PAIRS),
-                        cache,
-                        pool,
-                        progress,
-                        stats=analysed,
-                        previous=(previous, ARTICLE_TEXTS) if previous else None,
-                        keys=document_keys,
-                    )
-                    _keep_analyses(kept, ARTICLE_TEXTS, of_articles)
+                with timer("write"):
+                    write_corpus(staging, chunks, articles, corpus.line_offsets)
+                bar.update()
                 with timer("lexicon"):
-                    # Assembled by a worker while this process writes the BM25 files.
-                    lexicon = lexicon_job(
-                        of_articles.pop(LEXICON_WORDS),
-                        of_articles.pop(LEXICON_PAIRS),
-                        cache,
-                        pool,
-                        settings.cache_dir,
-                    )
-                with timer("bm25"):
-                    _write_bm25(of_articles.pop(BM25_TERMS), staging / ARTICLE_BM25_DIR)
-                    bar.update()
-                with timer("lexicon"):
-                    lexicon.result().save(staging / LEXICON_FILE)
+                    text = finish_lexicon(lexicon, cache, keep)
+                    (staging / LEXICON_FILE).write_text(text, "utf-8")
                     bar.update()
                 if cache is not None:
                     table = cache.terms()
@@ -528,9 +610,6 @@ def build_generation(
             finally:
                 if cache is not None:
                     cache.close()
-            with timer("write"):
-                write_corpus(staging, chunks, articles)
-            bar.update()
             manifest = Manifest(
                 schema_version=SCHEMA_VERSION,
                 generation=new_generation_id(),
@@ -644,18 +723,33 @@ def _write_bm25(analysed: Analysed, directory: Path) -> None:
     write_bm25(analysed.ids, analysed.offsets, analysed.terms, directory, analysed.counts)
 
 
+# What a lexicon job gives: the file's text, the pinyin keys it computed that the cache
+# lacks, and every word whose pinyin it looked up and their keys, joined as
+# `LastBuildWriter.save_joined` keeps them (for the next build).
+LexiconOutput = tuple[
+    str, dict[str, str], npt.NDArray[np.uint8] | None, npt.NDArray[np.uint8] | None
+]
+
+
 def lexicon_job(
     words: Analysed,
     pairs: Analysed,
     cache: AnalysisCache | None,
     pool: ShardPool,
     cache_dir: Path | None = None,
-) -> Future[CrossLingualLexicon]:
-    """The cross-lingual lexicon of the corpus's words, assembled by the pool; their pinyin
-    comes from the cache or from the pool first (it is most of the lexicon's cost), the
-    parsed dictionary from `cache_dir` (`dictionary_glosses`)."""
+    previous: LastBuild | None = None,
+) -> Future[LexiconOutput]:
+    """The cross-lingual lexicon of the corpus's words, assembled by the pool
+    (`finish_lexicon` gives its text); their pinyin comes from the `previous` build's
+    arrays, the cache or the pool first (it is most of the lexicon's cost); the parsed
+    dictionary comes from `cache_dir` (`dictionary_glosses`). After a build whose pinyin
+    is kept whole, a worker does it all, spelling only the new words itself."""
     corpus_words = [words.terms[i] for i in _used_ids(words).tolist()]
     corpus_pairs = [pairs.terms[i] for i in _used_ids(pairs).tolist()]
+    small = len(corpus_words) + len(corpus_pairs) < PARALLEL_LEXICON_WORDS
+    runner = ShardPool(1) if small else pool  # a small corpus: less than a worker's start-up
+    if previous is not None and previous.has_pinyin():
+        return runner.submit(_lexicon_after, (corpus_words, corpus_pairs, previous.directory))
     named = named_words(corpus_words, corpus_pairs)
     needed = sorted(spelled_words(named))
     known = cache.get_pinyin(needed) if cache else {}
@@ -666,10 +760,46 @@ def lexicon_job(
         if cache:
             cache.put_pinyin(computed)
         known.update(computed)
-    inputs = (corpus_words, named, known, cache_dir)
-    if len(corpus_words) + len(corpus_pairs) < PARALLEL_LEXICON_WORDS:
-        return ShardPool(1).submit(_assemble_lexicon, inputs)  # less than a worker's start-up
-    return pool.submit(_assemble_lexicon, inputs)
+    return runner.submit(
+        _lexicon_from, (corpus_words, named, {w: known[w] for w in needed}, cache_dir)
+    )
+
+
+def finish_lexicon(
+    job: Future[LexiconOutput], cache: AnalysisCache | None, keep: LastBuildWriter | None
+) -> str:
+    """The lexicon file's text; the pinyin the job spelled goes to the cache, and what it
+    looked up to `keep`, for the next build."""
+    text, computed, spelled, keys = job.result()
+    if cache is not None and computed:
+        cache.put_pinyin(computed)
+    if keep is not None and spelled is not None and keys is not None:
+        keep.save_joined(f"{PINYIN}.words", spelled)
+        keep.save_joined(f"{PINYIN}.keys", keys)
+    return text
+
+
+def _lexicon_from(work: tuple[list[str], list[str], dict[str, str], Path | None]) -> LexiconOutput:
+    """The lexicon, given every word's pinyin."""
+    words, named, pinyin, cache_dir = work
+    spelled, keys = joined_strings(list(pinyin)), joined_strings(list(pinyin.values()))
+    return _assemble_lexicon((words, named, pinyin, cache_dir)), {}, spelled, keys
+
+
+def _lexicon_after(work: tuple[list[str], list[str], Path]) -> LexiconOutput:
+    """The lexicon, the pinyin of words the last build had read from its arrays (in
+    `last_build`), the others spelled here."""
+    words, pairs, last_build = work
+    named = named_words(words, pairs)
+    needed = sorted(spelled_words(named))
+    last = LastBuild.open(last_build.parent)
+    known = last.pinyin(needed) if last is not None else {}
+    missing = [w for w in needed if w not in known]
+    computed = dict(zip(missing, pinyin_keys(missing), strict=True))
+    known.update(computed)
+    spelled, keys = joined_strings(needed), joined_strings([known[w] for w in needed])
+    cache_dir = last_build.parent
+    return _assemble_lexicon((words, named, known, cache_dir)), computed, spelled, keys
 
 
 def _used_ids(analysed: Analysed) -> npt.NDArray[np.int64]:
@@ -679,9 +809,8 @@ def _used_ids(analysed: Analysed) -> npt.NDArray[np.int64]:
     return np.flatnonzero(np.bincount(analysed.ids, minlength=len(analysed.terms)))
 
 
-def _assemble_lexicon(
-    work: tuple[list[str], list[str], dict[str, str], Path | None],
-) -> CrossLingualLexicon:
+def _assemble_lexicon(work: tuple[list[str], list[str], dict[str, str], Path | None]) -> str:
     words, named, pinyin, cache_dir = work
     glosses = dictionary_glosses(cache_dir)
-    return CrossLingualLexicon.build(words, (), pinyin=pinyin, glosses=glosses, named=named)
+    lexicon = CrossLingualLexicon.build(words, (), pinyin=pinyin, glosses=glosses, named=named)
+    return lexicon.to_text()

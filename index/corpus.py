@@ -9,6 +9,7 @@ takes no time whatever the archive's size and a question reads only the lines it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 from collections.abc import Iterator, Sequence
@@ -77,18 +78,23 @@ def chunk_article_rows(chunks: Sequence[Chunk], articles: Sequence[Article]) -> 
     return np.array([rows[(c.file, c.article_index)] for c in chunks], dtype=np.int64)
 
 
-def write_corpus(directory: Path, chunks: Sequence[Chunk], articles: Sequence[Article]) -> None:
-    """chunks.jsonl, articles.jsonl and their lookups into `directory`."""
+def write_corpus(
+    directory: Path,
+    chunks: Sequence[Chunk],
+    articles: Sequence[Article],
+    offsets: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+) -> None:
+    """chunks.jsonl, articles.jsonl and their lookups into `directory`. `offsets`: the line
+    offsets of chunks.jsonl and articles.jsonl when they are written already (`LinesWriter`)."""
     lookups = directory / LOOKUPS_DIR
     lookups.mkdir(parents=True, exist_ok=True)
-    np.save(
-        lookups / CHUNK_OFFSETS,
-        _write_lines(directory / CHUNKS_FILE, (c.to_json() for c in chunks)),
-    )
-    np.save(
-        lookups / ARTICLE_OFFSETS,
-        _write_lines(directory / ARTICLES_FILE, (article_to_json(a) for a in articles)),
-    )
+    if offsets is None:
+        offsets = (
+            _write_lines(directory / CHUNKS_FILE, (c.to_json() for c in chunks)),
+            _write_lines(directory / ARTICLES_FILE, (article_to_json(a) for a in articles)),
+        )
+    np.save(lookups / CHUNK_OFFSETS, offsets[0])
+    np.save(lookups / ARTICLE_OFFSETS, offsets[1])
     rows = chunk_article_rows(chunks, articles)
     if len(rows) and np.any(np.diff(rows) < 0):
         raise ValueError("chunks are not in article order")
@@ -107,14 +113,45 @@ def write_corpus(directory: Path, chunks: Sequence[Chunk], articles: Sequence[Ar
     np.save(lookups / FILE_FIRST_ARTICLE, np.array(starts, dtype=np.int64))
 
 
+def corpus_line(row: dict[str, object]) -> bytes:
+    """One line of chunks.jsonl or articles.jsonl, its newline left off."""
+    return json.dumps(row, ensure_ascii=False).encode("utf-8")
+
+
+class LinesWriter:
+    """chunks.jsonl or articles.jsonl written some lines at a time (a page's, as a build cuts
+    or finds them), keeping each line's byte offset."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("wb")
+        self._lengths: list[int] = []
+
+    def write(self, lines: Sequence[bytes]) -> None:
+        if lines:
+            self._handle.write(b"\n".join(lines) + b"\n")
+            self._lengths += [len(line) + 1 for line in lines]
+
+    def abandon(self) -> None:
+        """Close the file after a failure (the staging directory goes with it)."""
+        with contextlib.suppress(OSError):
+            self._handle.close()
+
+    def close(self) -> npt.NDArray[np.int64]:
+        """The byte offset of every line, and the end."""
+        self._handle.close()
+        offsets = np.zeros(len(self._lengths) + 1, dtype=np.int64)
+        np.cumsum(self._lengths, out=offsets[1:])
+        return offsets
+
+
 def _write_lines(path: Path, rows: Iterator[dict[str, object]]) -> npt.NDArray[np.int64]:
-    offsets = [0]
-    with path.open("wb") as handle:
+    writer = LinesWriter(path)
+    try:
         for row in rows:
-            line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-            handle.write(line)
-            offsets.append(offsets[-1] + len(line))
-    return np.array(offsets, dtype=np.int64)
+            writer.write([corpus_line(row)])
+        return writer.close()
+    finally:
+        writer.abandon()
 
 
 class _Lines:

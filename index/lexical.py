@@ -33,8 +33,9 @@ BUILD_BATCH_DOCS = 20_000
 # Below one posting per this many documents, top-k deduplicates the postings it read;
 # above, it scans the accumulator (a few hundred microseconds for a million documents).
 SCAN_SHARE = 8
-# (document, term) pairs scored at once while building.
-BUILD_SCORE_SLICE = 10_000_000
+# (document, term) pairs scored at once while building: small enough for the float64
+# temporaries to be reused slice after slice rather than mapped afresh.
+BUILD_SCORE_SLICE = 1_000_000
 
 Rows = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
@@ -86,16 +87,18 @@ def write_bm25(
     sizes = np.diff(offsets)
     if counts is None:
         lengths = sizes
-    else:  # each document's token count: sums of its counts, read off a running total
-        total = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, dtype=np.int64, out=total[1:])
-        lengths = np.diff(total[offsets])
-        del total
+    else:  # each document's token count: the sum of its counts (empty documents: 0)
+        lengths = np.zeros(n_docs, dtype=np.int64)
+        filled = np.flatnonzero(sizes)
+        if len(filled):
+            lengths[filled] = np.add.reduceat(counts, offsets[filled], dtype=np.int64)
     used = np.flatnonzero(np.bincount(ids, minlength=len(terms)))
-    ordered = sorted(range(len(used)), key=lambda i: terms[int(used[i])])
+    # The used terms' ids in term order (terms are distinct), and where each is in `used`.
+    by_term = sorted(used.tolist(), key=terms.__getitem__)
+    ordered = np.searchsorted(used, by_term)
     column_of_used = np.empty(len(used), dtype=np.int64)
     column_of_used[ordered] = np.arange(len(used))
-    vocabulary = [terms[int(used[i])] for i in ordered]
+    vocabulary = [terms[i] for i in by_term]
     remap = np.full(int(used.max()) + 1 if len(used) else 0, -1, dtype=np.int32)
     remap[used] = column_of_used
     n_terms = len(vocabulary)

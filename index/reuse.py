@@ -30,6 +30,7 @@ META = "meta.json"
 FORMAT = 1
 CHUNK_TEXTS = "chunks"
 ARTICLE_TEXTS = "articles"
+PINYIN = "pinyin"
 
 Keys = npt.NDArray[np.bytes_]
 Rows = npt.NDArray[np.int64]
@@ -57,6 +58,37 @@ def ragged_positions(starts: Rows, lengths: Rows) -> Rows:
     positions: Rows = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
     positions += np.repeat(starts - (ends - lengths), lengths)
     return positions
+
+
+def joined_strings(strings: Sequence[str]) -> npt.NDArray[np.uint8] | None:
+    """Strings as one array of UTF-8 bytes, NUL between them; None if one holds a NUL."""
+    text = "\x00".join(strings)
+    if text.count("\x00") != max(len(strings) - 1, 0):
+        return None
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def copy_rows(source: npt.NDArray[Any], rows: Rows, target: npt.NDArray[Any], at: Rows) -> None:
+    """`target[at] = source[rows]`, a run of rows at a time where both run on (a daily
+    build's, mostly: one slice copy from a memory-mapped file each, no gathered copy)."""
+    if not len(rows):
+        return
+    breaks = np.flatnonzero((np.diff(rows) != 1) | (np.diff(at) != 1)) + 1
+    if len(breaks) * 64 > len(rows):
+        target[at] = source[rows]
+        return
+    for first, last in zip([0, *breaks.tolist()], [*breaks.tolist(), len(rows)], strict=True):
+        start, end = int(rows[first]), int(rows[last - 1]) + 1
+        target[int(at[first]) : int(at[first]) + end - start] = source[start:end]
+
+
+def _digest(array: npt.NDArray[Any]) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _decoded(array: npt.NDArray[Any]) -> list[str]:
+    text = np.asarray(array).tobytes().decode("utf-8")
+    return text.split("\x00") if text else []
 
 
 def _name(kind: str) -> str:
@@ -141,6 +173,32 @@ class LastBuild:
             return None
         return offsets, ids, counts
 
+    def strings(self, name: str) -> list[str] | None:
+        """Strings kept by `LastBuildWriter.save_joined`, when whole (their checksum holds)."""
+        array = self._array(name)
+        if array is None or self.meta.get(f"{name}.sha256") != _digest(array):
+            return None
+        try:
+            return _decoded(array)
+        except UnicodeDecodeError:
+            return None
+
+    def has_pinyin(self) -> bool:
+        """Whether the last build's pinyin arrays are here and whole."""
+        return all(
+            (array := self._array(f"{PINYIN}.{part}")) is not None
+            and self.meta.get(f"{PINYIN}.{part}.sha256") == _digest(array)
+            for part in ("words", "keys")
+        )
+
+    def pinyin(self, words: Sequence[str]) -> dict[str, str]:
+        """The pinyin keys the last build's lexicon had for any of `words`."""
+        kept, keys = self.strings(f"{PINYIN}.words"), self.strings(f"{PINYIN}.keys")
+        if kept is None or keys is None or len(kept) != len(keys):
+            return {}
+        table = dict(zip(kept, keys, strict=True))
+        return {word: table[word] for word in words if word in table}
+
     def _count(self, texts: str) -> int:
         """How many texts of this kind the last build had (-1: unknown)."""
         keys = self._array(f"{texts}.keys")
@@ -177,6 +235,17 @@ class LastBuildWriter:
         except OSError as exc:
             log.info("cannot keep this build's arrays (%s)", exc)
             self.discard()
+
+    def save_joined(self, name: str, joined: npt.NDArray[np.uint8] | None) -> None:
+        """Strings as `joined_strings` joins them, kept with their checksum (`strings`)."""
+        if joined is not None:
+            self.meta[f"{name}.sha256"] = _digest(joined)
+            self.save(name, joined)
+
+    def save_pinyin(self, keys: dict[str, str]) -> None:
+        """The pinyin key of each word a lexicon looked up (`LastBuild.pinyin`)."""
+        self.save_joined(f"{PINYIN}.words", joined_strings(list(keys)))
+        self.save_joined(f"{PINYIN}.keys", joined_strings(list(keys.values())))
 
     def save_analysis(
         self,

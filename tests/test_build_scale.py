@@ -8,14 +8,16 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from index import analysis, embedding
+from index import analysis, crosslingual, embedding
 from index.archive import archive_sources, write_archive
-from index.build import BuildSummary, build_generation
-from index.reuse import LAST_BUILD
+from index.build import BuildSummary, _unpack_page, build_generation
+from index.reuse import LAST_BUILD, LastBuild, LastBuildWriter, copy_rows
 from index.settings import Settings
 from index.store import MANIFEST
 from tests.fakes import HashingEmbedder
@@ -98,28 +100,88 @@ def test_a_daily_build_redoes_only_the_new_stories_and_equals_a_full_one(
 
 
 def test_a_daily_build_reads_the_last_builds_arrays_and_survives_their_damage(
-    archive: Path, tmp_path: Path, stories_dir: Path
+    archive: Path, tmp_path: Path, stories_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     docs, first = _first_build(archive, tmp_path)
     last = tmp_path / "daily" / "cache" / LAST_BUILD
     assert (last / "vectors.npy").is_file()
-    # Without the embedding cache, the old chunks' vectors can only come from the arrays.
+    # Without the embedding cache, the old chunks' vectors can only come from the arrays;
+    # without the cached pinyin, the old words' pinyin too.
     (tmp_path / "daily" / "cache" / "embeddings.sqlite").unlink()
+    with sqlite3.connect(tmp_path / "daily" / "cache" / "analysis.sqlite") as db:
+        db.execute("DELETE FROM pinyin")
+    db.close()
+    kept = LastBuild.open(tmp_path / "daily" / "cache")
+    assert kept is not None
+    old_words = set(kept.strings("pinyin.words") or ())
+    assert old_words
+    spelled: list[str] = []
+
+    def pinyin_keys(words: list[str]) -> list[str]:
+        spelled.extend(words)
+        return crosslingual.pinyin_keys(words)
+
+    monkeypatch.setattr("index.build.pinyin_keys", pinyin_keys)
     reading = tmp_path / "reading"
     reading.mkdir()
     write_archive(docs, 30, archive_sources(stories_dir, reading, 0), seed=2, prefix="day")
     daily = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
     assert 0 < daily.embedded == daily.chunks - first.chunks
+    assert spelled and not old_words & set(spelled)  # only the new words were spelled
 
     # Damaged arrays (a term table that no longer matches, vectors cut short) are not used.
     meta = json.loads((last / "meta.json").read_text("utf-8"))
     (last / "meta.json").write_text(json.dumps({**meta, "terms_digest": "0" * 64}), "utf-8")
     (last / "vectors.npy").write_bytes(b"not numpy")
+    (last / "pinyin.keys.npy").write_bytes(b"not numpy")
     extra = "新的一天\n\n本报记者 王明\n\n今天下雨。\n"
     (docs / "day-0000000_extra.txt").write_text(extra, "utf-8")
     again = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
     full = build(docs, tmp_path / "full", jobs=1, embedder=HashingEmbedder())
     assert artifacts(again) == artifacts(full)
+
+
+def test_a_damaged_page_in_the_page_cache_is_cut_afresh(archive: Path, tmp_path: Path) -> None:
+    docs, first = _first_build(archive, tmp_path)
+    path = tmp_path / "daily" / "cache" / "analysis.sqlite"
+    with sqlite3.connect(path) as db:
+        keys = [key for (key,) in db.execute("SELECT key FROM pages ORDER BY key LIMIT 4")]
+        damaged = {
+            keys[0]: b"not zlib",
+            keys[1]: zlib.compress(b"2 1\n{}"),  # fewer lines than counted
+            keys[2]: zlib.compress(b"0 1\n[1]"),  # a line that is no chunk
+            # the format before lines were kept
+            keys[3]: zlib.compress(json.dumps({"articles": [], "chunks": []}).encode()),
+        }
+        db.executemany(
+            "UPDATE pages SET data = ? WHERE key = ?", [(v, k) for k, v in damaged.items()]
+        )
+    again = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    assert artifacts(again) == artifacts(first)
+    with sqlite3.connect(path) as db:
+        for key in damaged:
+            ((blob,),) = db.execute("SELECT data FROM pages WHERE key = ?", (key,)).fetchall()
+            assert _unpack_page(blob) is not None  # cut afresh and kept again
+
+
+def kept_pinyin(cache: Path, words: list[str]) -> dict[str, str]:
+    last = LastBuild.open(cache)
+    assert last is not None
+    return last.pinyin(words)
+
+
+def test_the_last_builds_pinyin_is_read_back_unless_damaged(tmp_path: Path) -> None:
+    writer = LastBuildWriter(tmp_path)
+    writer.save_pinyin({"北京": "beijing", "苏州": "suzhou"})
+    writer.commit()
+    assert kept_pinyin(tmp_path, ["苏州", "上海"]) == {"苏州": "suzhou"}
+    path = tmp_path / LAST_BUILD / "pinyin.keys.npy"
+    changed = np.load(path)
+    changed[0] ^= 1  # still UTF-8, still two keys: only the checksum tells
+    np.save(path, changed)
+    assert kept_pinyin(tmp_path, ["苏州"]) == {}
+    path.write_bytes(b"not numpy")
+    assert kept_pinyin(tmp_path, ["苏州"]) == {}
 
 
 KILLED_BUILD = """
@@ -209,3 +271,33 @@ def test_the_last_builds_analyses_are_copied_run_by_run_or_gathered_alike(shuffl
     expected[target] = values[source]
     assert np.array_equal(ids, expected)
     assert np.array_equal(counts[target], values[source] + 1)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_the_last_builds_vectors_are_copied_run_by_run_or_gathered_alike(shuffled: bool) -> None:
+    """`copy_rows` equals `target[at] = source[rows]`, in order or shuffled."""
+    rng = np.random.default_rng(3)
+    source = rng.random((300, 4)).astype(np.float32)
+    rows = np.arange(300, dtype=np.int64)
+    if shuffled:
+        rng.shuffle(rows)
+    at = np.sort(rng.choice(np.arange(310), size=300, replace=False)).astype(np.int64)
+    target = np.zeros((310, 4), dtype=np.float32)
+    copy_rows(source, rows, target, at)
+    expected = np.zeros((310, 4), dtype=np.float32)
+    expected[at] = source[rows]
+    assert np.array_equal(target, expected)
+
+
+def test_a_term_table_with_a_gap_in_its_ids_is_distrusted(tmp_path: Path) -> None:
+    path = tmp_path / "analysis.sqlite"
+    cache = analysis.AnalysisCache(path)
+    assert cache.term_ids(["新闻", "记者", "今天"]).tolist() == [0, 1, 2]
+    cache.close()
+    assert analysis.AnalysisCache(path).terms() == ["新闻", "记者", "今天"]
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE terms SET id = 5 WHERE id = 1")  # ids 0, 2, 5
+    db.close()
+    reopened = analysis.AnalysisCache(path)
+    assert reopened.terms() == []
+    assert reopened.get_many(analysis.BM25_TERMS, ["x"]) == {}  # the cache is off
