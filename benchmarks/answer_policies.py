@@ -27,8 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from index.answer import quote_span
 from index.evaluate import highlight_exact
 from index.question import matching_form
-from index.reader.rerank import FEATURE_NAMES, Candidate, Linear, features, with_units
-from index.reader.rerank_fit import ReadQuestion, fit
+from index.reader.rerank import (
+    FEATURE_NAMES,
+    Candidate,
+    Linear,
+    Reranker,
+    features,
+    with_units,
+)
+from index.reader.rerank_fit import ReadQuestion, fit, fit_trust
 
 Row = dict[str, Any]
 # (question row, features of its candidates, candidates, index chosen) -> abstain?
@@ -86,26 +93,13 @@ def key_term_missing(row: Row, _x: np.ndarray, c: list[Candidate], best: int) ->
     return bool(row["candidates"][c[best].origin].get("missing"))
 
 
-def trust_gate(rows: Sequence[Row], choice: Linear, false_abstention: float = 0.05) -> Gate:
-    """Logistic: the chosen span's features -> answerable?; threshold at the given false
-    abstention on the rows' answerable questions."""
-    from sklearn.linear_model import LogisticRegression
-
-    xs, ys = [], []
-    for row in rows:
-        candidates = candidates_of(row)
-        if candidates:
-            x = features(row["question"], candidates)
-            xs.append(x[int(np.argmax(choice(x)))])
-            ys.append(bool(row["gold"]))
-    data = np.asarray(xs)
-    mean, std = data.mean(0), np.where(data.std(0) > 1e-9, data.std(0), 1.0)
-    model = LogisticRegression(max_iter=3000).fit((data - mean) / std, ys)
-    sure = np.sort(model.predict_proba((data - mean) / std)[np.asarray(ys), 1])
-    threshold = sure[int(false_abstention * len(sure))]
+def trust_gate(rows: Sequence[Row], choice: Linear) -> Gate:
+    """The reranker's own logistic trust model (`rerank_fit.fit_trust`, off in the product),
+    fitted on `rows`, its threshold at 5% false abstention on their answerable questions."""
+    trusting = fit_trust([read(row) for row in rows], Reranker(choice))
 
     def gate(row: Row, x: np.ndarray, c: list[Candidate], best: int) -> bool:
-        return bool(model.predict_proba(((x[best] - mean) / std)[None])[0, 1] < threshold)
+        return trusting.trusted(row["question"], c) < trusting.trust_below
 
     return gate
 

@@ -36,7 +36,15 @@ _CLAUSE_MARK = re.compile(r"[，。；！？,;!?]")
 _LATIN = re.compile(r"[A-Za-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Marks a well-formed answer holds in pairs (`苏林‘医心’向党…`, not `苏林‘医心`).
-_PAIRS = tuple((pair[0], pair[1]) for pair in ("“”", "‘’", "《》", "「」", "『』", "（）", "()"))
+_PAIRS = (
+    ("“", "”"),
+    ("‘", "’"),
+    ("《", "》"),
+    ("「", "」"),
+    ("『", "』"),
+    ("（", "）"),
+    ("(", ")"),
+)
 # What continues an unfinished figure: its approximation, magnitude or more digits (`13%左右`).
 _FIGURE_GOES_ON = re.compile(r"左右|以上|以下|之多|[余多万亿0-9０-９.%]")
 # The measure word a count question asks for: `多少场` → 场, `几个` → 个.
