@@ -57,14 +57,19 @@ class Settings(BaseSettings):
     max_answer_chars: int = Field(300, ge=40)
     # 'reader': the trained span reader picks the answer or abstains; 'rules': the hand-written
     # extractor, kept as the baseline `newsqa eval` reports beside it; 'auto': the reader for
-    # questions with latin words (English, code-switched), the rules for the rest.
+    # questions with latin words (English, code-switched); for the rest the rules' answer where
+    # the reader ranks its highlight among its best, else the reader's (index/reader/agreement.py).
     answerer: Literal["auto", "reader", "rules"] = Field("auto", description="answer stage")
     reader_dir: Path | None = Field(None, description="trained reader folder (default: shipped)")
     reader_passages: int = Field(
         3, ge=1, description="top passages the reader reads (3: as good as 4 on CMRC, faster)"
     )
-    # One thread, as for the embedder: OpenMP spin-waits when two callers share two cores.
-    reader_threads: int = Field(1, ge=1, description="CPU threads for one reader call")
+    # Windows are split into this many groups read side by side, each by one torch thread:
+    # unlike torch's own threads (OpenMP, which spin-waits on a busy core: p95 1.9 s with a
+    # build beside it), a group on a busy core only delays itself.
+    reader_threads: int = Field(
+        2, ge=1, description="groups of windows one reader call reads side by side"
+    )
     # FAISS threads per query; more only pays off for exact search over very large corpora.
     search_threads: int = Field(1, ge=1)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 
 from index.models import Hit
 from index.question import simplified_same_length
+from index.reader.agreement import Agreement, load_agreement
 from index.reader.encoder import pack_rows
 from index.reader.model import TRAINED_DIR, LoadedReader, load_trained
 from index.reader.rerank import Candidate, Reranker, load_reranker, with_units
@@ -41,6 +43,19 @@ class ReadSpan:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What the reader made of one question."""
+
+    ranked: tuple[ReadSpan, ...]  # candidate spans, best first
+    answers: bool  # False: the reader abstains
+    margin: float  # the best span's margin over its window's no-answer score
+
+    @property
+    def answer(self) -> ReadSpan | None:
+        return self.ranked[0] if self.answers and self.ranked else None
+
+
+@dataclass(frozen=True)
 class _Read:
     window: Window
     hit: Hit
@@ -58,13 +73,17 @@ class PassageReader:
         passages: int = 3,
         threads: int = 1,
         reranker: Reranker | None = None,
+        agreement: Agreement | None = None,
     ) -> None:
         self.loaded = loaded
         self.reranker = reranker
         self.passages = passages
         self.threads = threads
         self.abstain_margin = float(loaded.manifest.get("abstain_margin", 0.0))
+        # How the rules' answer and this reader's settle a Chinese question under 'auto'.
+        self.agreement = agreement or Agreement(top=10, silent_margin=self.abstain_margin)
         self._lock = threading.Lock()
+        self._threads: ThreadPoolExecutor | None = None
 
     @property
     def id(self) -> str:
@@ -83,46 +102,61 @@ class PassageReader:
         return reads
 
     def answer(self, question: str, hits: Sequence[Hit]) -> ReadSpan | None:
-        """The answer span, or None to abstain. The reranker, when there is one, decides which
-        span it is, and with its trust model whether there is one; else the reader's margin."""
+        """The answer span, or None to abstain."""
+        return self.read(question, hits).answer
+
+    def read(self, question: str, hits: Sequence[Hit]) -> Reading:
+        """Every candidate span in the reranker's order (the margin's without one), and whether
+        the reader answers: the reranker's trust model decides when it has one, else the margin."""
         spans = self.candidates(question, hits)
         if not spans:
-            return None
+            return Reading((), False, -math.inf)
+        margin = spans[0].margin
         if self.reranker is None:
-            return None if self.abstains(spans[0]) else spans[0]
-        if self.reranker.trust is None and self.abstains(spans[0]):
-            return None
+            return Reading(tuple(spans), not self.abstains(spans[0]), margin)
         candidates = with_units(
             [
                 Candidate(s.hit.chunk.text, s.start, s.end, s.margin, s.score, s.rank, i)
                 for i, s in enumerate(spans)
             ]
         )
-        choice = self.reranker.choose(question, candidates)
-        if choice is None:
-            return None
-        chosen = candidates[choice[0]]
-        return replace(spans[chosen.origin], start=chosen.start, end=chosen.end)
+        order, trusted = self.reranker.rank(question, candidates)
+        ranked = tuple(
+            replace(spans[candidates[i].origin], start=candidates[i].start, end=candidates[i].end)
+            for i in order
+        )
+        if self.reranker.trust is None:
+            trusted = not self.abstains(spans[0])
+        return Reading(ranked, trusted, margin)
 
     def candidates(self, question: str, hits: Sequence[Hit], limit: int = 20) -> list[ReadSpan]:
         """The highest-margin spans over the top passages, best first."""
         reads = self._windows(question, hits)
         if not reads:
             return []
-        packed = pack_rows([r.window.input_ids for r in reads])
-        with self._lock, torch.inference_mode():
+        groups = _balanced(reads, self.threads)
+        with self._lock:
             previous = torch.get_num_threads()
-            torch.set_num_threads(self.threads)
+            torch.set_num_threads(1)
             try:
-                start, end = self.loaded.model.packed(packed)
+                if len(groups) == 1:
+                    logits = [self._logits(groups[0])]
+                else:
+                    logits = list(self._pool().map(self._logits, groups))
             finally:
                 torch.set_num_threads(previous)
-        starts, ends = start.tolist(), end.tolist()
+        by_read: dict[int, tuple[list[float], list[float]]] = {}
+        for group, (starts, ends) in zip(groups, logits, strict=True):
+            at = 0
+            for read in group:
+                stop = at + len(read.window.input_ids)
+                by_read[id(read)] = starts[at:stop], ends[at:stop]
+                at = stop
         spans: list[ReadSpan] = []
-        for read, at in zip(reads, packed.starts, strict=True):
-            stop = at + len(read.window.input_ids)
+        for read in reads:  # in reading order: spans of equal margin keep it
+            starts, ends = by_read[id(read)]
             for span in span_candidates(
-                read.window, starts[at:stop], ends[at:stop], min_char=read.body_start, limit=limit
+                read.window, starts, ends, min_char=read.body_start, limit=limit
             ):
                 spans.append(
                     ReadSpan(
@@ -137,13 +171,31 @@ class PassageReader:
         spans.sort(key=lambda span: -span.margin)
         return spans[:limit]
 
+    def _logits(self, group: Sequence[_Read]) -> tuple[list[float], list[float]]:
+        """Start and end logits of one group of windows, packed into one sequence."""
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            start, end = self.loaded.model.packed(pack_rows([r.window.input_ids for r in group]))
+        return start.tolist(), end.tolist()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads that read groups of windows side by side (made on first use)."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.threads, thread_name_prefix="reader")
+        return self._threads
+
     def abstains(self, span: ReadSpan | None) -> bool:
         return span is None or not math.isfinite(span.margin) or span.margin < self.abstain_margin
 
 
 def load_reader(folder: Path = TRAINED_DIR, passages: int = 3, threads: int = 1) -> PassageReader:
+    loaded = load_trained(folder)
     return PassageReader(
-        load_trained(folder), passages=passages, threads=threads, reranker=load_reranker(folder)
+        loaded,
+        passages=passages,
+        threads=threads,
+        reranker=load_reranker(folder),
+        agreement=load_agreement(folder, float(loaded.manifest.get("abstain_margin", 0.0))),
     )
 
 
@@ -151,3 +203,20 @@ def load_reader(folder: Path = TRAINED_DIR, passages: int = 3, threads: int = 1)
 def shared_reader(folder: Path | None, passages: int, threads: int) -> PassageReader:
     """One reader per process: reloading an index generation does not reload the model."""
     return load_reader(folder or TRAINED_DIR, passages=passages, threads=threads)
+
+
+def _balanced(reads: list[_Read], groups: int) -> list[list[_Read]]:
+    """`reads` in at most `groups` groups of about equal length, each in reading order: the
+    longest window goes to the lightest group first. Packing windows costs attention over
+    their whole length squared, so separate groups are also cheaper than one."""
+    bins: list[list[_Read]] = [[] for _ in range(max(1, min(groups, len(reads))))]
+    sizes = [0] * len(bins)
+    order = sorted(range(len(reads)), key=lambda i: -len(reads[i].window.input_ids))
+    chosen: dict[int, int] = {}
+    for i in order:
+        lightest = sizes.index(min(sizes))
+        chosen[i] = lightest
+        sizes[lightest] += len(reads[i].window.input_ids)
+    for i, read in enumerate(reads):
+        bins[chosen[i]].append(read)
+    return bins

@@ -294,6 +294,15 @@ class Reranker:
         score = float(self.trust(trust_features(rows, probabilities))[0])
         return 1.0 / (1.0 + math.exp(-score))
 
+    def rank(self, question: str, candidates: Sequence[Candidate]) -> tuple[list[int], bool]:
+        """Candidate indices best first, and whether the best is trusted to answer at all."""
+        if not candidates:
+            return [], False
+        rows = features(question, candidates)
+        probabilities = _softmax(self.choice(rows))
+        order = np.argsort(-probabilities, kind="stable").tolist()
+        return order, self._trust(rows, probabilities) >= self.trust_below
+
     def choose(self, question: str, candidates: Sequence[Candidate]) -> tuple[int, float] | None:
         """Index and probability of the best candidate, or None when it is not trusted."""
         if not candidates:
