@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from index.embedding import move_aside, text_key
+from index.embedding import text_key
 from index.parallel import ShardPool, shards
 from index.progress import stage_bar
 from index.reuse import LastBuild, key_array, ragged_positions
+from index.sqlite_cache import connect_checked, open_cache
 
 log = logging.getLogger(__name__)
 
@@ -128,25 +129,17 @@ class AnalysisCache:
     """Term ids per (analysis, text hash), and the term table they index."""
 
     def __init__(self, path: Path, lock_timeout_s: float = 10.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._failed = False
-        self._db = sqlite3.connect(path, timeout=lock_timeout_s, check_same_thread=False)
-        try:
-            (verdict,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
-            if verdict != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {verdict}")
-            self._db.executescript(
-                "CREATE TABLE IF NOT EXISTS terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL);"
-                "CREATE TABLE IF NOT EXISTS analyses (kind TEXT NOT NULL, key TEXT NOT NULL,"
-                " ids BLOB NOT NULL, PRIMARY KEY (kind, key));"
-                "CREATE TABLE IF NOT EXISTS pinyin (word TEXT PRIMARY KEY, key TEXT NOT NULL);"
-                "CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, data BLOB NOT NULL);"
-            )
-            self._db.commit()
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = connect_checked(
+            path,
+            "CREATE TABLE IF NOT EXISTS terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS analyses (kind TEXT NOT NULL, key TEXT NOT NULL,"
+            " ids BLOB NOT NULL, PRIMARY KEY (kind, key));"
+            "CREATE TABLE IF NOT EXISTS pinyin (word TEXT PRIMARY KEY, key TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, data BLOB NOT NULL);",
+            lock_timeout_s,
+        )
         self._terms: list[str] | None = None
         self._ids: dict[str, int] = {}
 
@@ -154,19 +147,7 @@ class AnalysisCache:
     def open(cls, path: Path, lock_timeout_s: float = 10.0) -> AnalysisCache | None:
         """The cache at `path`; a corrupt file is moved aside, a locked or unusable one gives
         None (the build goes on uncached)."""
-        for attempt in range(2):
-            try:
-                return cls(path, lock_timeout_s)
-            except sqlite3.DatabaseError as exc:
-                if attempt or isinstance(exc, sqlite3.OperationalError):
-                    log.warning("analysis cache %s unusable (%s); building without it", path, exc)
-                    return None
-                aside = move_aside(path)
-                log.warning("analysis cache %s is corrupt (%s); moved to %s", path, exc, aside.name)
-            except OSError as exc:
-                log.warning("analysis cache %s cannot be opened (%s); going without it", path, exc)
-                return None
-        return None
+        return open_cache(lambda: cls(path, lock_timeout_s), path, "analysis cache", lock_timeout_s)
 
     def close(self) -> None:
         self._db.close()

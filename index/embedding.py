@@ -11,7 +11,6 @@ import logging
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +20,7 @@ import numpy.typing as npt
 
 from index.errors import EmbedderError
 from index.settings import Settings
+from index.sqlite_cache import connect_checked, open_cache
 
 log = logging.getLogger(__name__)
 
@@ -200,14 +200,6 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# sqlite's primary result codes (the low byte of `sqlite_errorcode`).
-SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CORRUPT, SQLITE_NOTADB = 5, 6, 11, 26
-
-
-def _sqlite_code(exc: sqlite3.Error) -> int:
-    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-
-
 class EmbeddingCache:
     """Passage vectors keyed by embedder id + text hash, so a rebuild embeds only what changed.
 
@@ -216,51 +208,23 @@ class EmbeddingCache:
     """
 
     def __init__(self, path: Path, lock_timeout_s: float = 10.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._failed = False
-        self._db = sqlite3.connect(path, timeout=lock_timeout_s, check_same_thread=False)
-        try:
-            (verdict,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
-            if verdict != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {verdict}")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors ("
-                " embedder TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL,"
-                " PRIMARY KEY (embedder, key))"
-            )
-            self._db.commit()
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = connect_checked(
+            path,
+            "CREATE TABLE IF NOT EXISTS vectors ("
+            " embedder TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL,"
+            " PRIMARY KEY (embedder, key));",
+            lock_timeout_s,
+        )
 
     @classmethod
     def open(cls, path: Path, lock_timeout_s: float = 10.0) -> EmbeddingCache | None:
         """The cache at `path`, a fresh one if it was corrupt, or None (with a warning) when it
         is locked past `lock_timeout_s` or cannot be created at all."""
-        try:
-            return cls(path, lock_timeout_s)
-        except sqlite3.OperationalError as exc:
-            if _sqlite_code(exc) not in (SQLITE_BUSY, SQLITE_LOCKED):
-                log.warning("embedding cache %s unusable (%s); building without it", path, exc)
-                return None
-            log.warning(
-                "embedding cache %s is locked by another process after %.0f s; building without it",
-                path,
-                lock_timeout_s,
-            )
-            return None
-        except sqlite3.DatabaseError as exc:
-            aside = move_aside(path)
-            log.warning("embedding cache %s is corrupt (%s); moved to %s", path, exc, aside.name)
-        except OSError as exc:
-            log.warning("embedding cache %s cannot be opened (%s); building without it", path, exc)
-            return None
-        try:
-            return cls(path, lock_timeout_s)
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("embedding cache %s unusable (%s); building without it", path, exc)
-            return None
+        return open_cache(
+            lambda: cls(path, lock_timeout_s), path, "embedding cache", lock_timeout_s
+        )
 
     def close(self) -> None:
         self._db.close()
@@ -314,17 +278,6 @@ class EmbeddingCache:
             with contextlib.suppress(sqlite3.Error):
                 self._db.rollback()
             self._gave_up(exc, "writing")
-
-
-def move_aside(path: Path) -> Path:
-    """Rename a damaged file (and its journal) out of the way, keeping it for inspection."""
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        source = Path(f"{path}{suffix}")
-        if source.exists():
-            source.replace(Path(f"{aside}{suffix}"))
-    return aside
 
 
 # Texts embedded by one worker task: whole batches, so every job count batches alike.

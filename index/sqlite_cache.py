@@ -1,0 +1,79 @@
+"""SQLite files that only save time (the embedding and analysis caches): opened checked, moved
+aside when corrupt, skipped with a warning when locked, so a cache never stops a build."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# sqlite's primary result codes (the low byte of `sqlite_errorcode`).
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+
+
+def connect_checked(path: Path, schema: str, lock_timeout_s: float) -> sqlite3.Connection:
+    """A connection to `path` that passed sqlite's quick check, with `schema` created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=lock_timeout_s, check_same_thread=False)
+    try:
+        (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+        db.executescript(schema)
+        db.commit()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def open_cache(make: Callable[[], T], path: Path, what: str, lock_timeout_s: float) -> T | None:
+    """`make()` (which opens the cache at `path`); a corrupt file is moved aside and made
+    afresh; None, with a warning naming `what`, when it is locked past `lock_timeout_s` or
+    cannot be made at all."""
+    try:
+        return make()
+    except sqlite3.OperationalError as exc:
+        if _sqlite_code(exc) not in (SQLITE_BUSY, SQLITE_LOCKED):
+            log.warning("%s %s unusable (%s); building without it", what, path, exc)
+            return None
+        log.warning(
+            "%s %s is locked by another process after %.0f s; building without it",
+            what,
+            path,
+            lock_timeout_s,
+        )
+        return None
+    except sqlite3.DatabaseError as exc:
+        aside = move_aside(path)
+        log.warning("%s %s is corrupt (%s); moved to %s", what, path, exc, aside.name)
+    except OSError as exc:
+        log.warning("%s %s cannot be opened (%s); building without it", what, path, exc)
+        return None
+    try:
+        return make()
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("%s %s unusable (%s); building without it", what, path, exc)
+        return None
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged file (and its journal) out of the way, keeping it for inspection."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.replace(Path(f"{aside}{suffix}"))
+    return aside
+
+
+def _sqlite_code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
