@@ -723,12 +723,26 @@ def _write_bm25(analysed: Analysed, directory: Path) -> None:
     write_bm25(analysed.ids, analysed.offsets, analysed.terms, directory, analysed.counts)
 
 
-# What a lexicon job gives: the file's text, the pinyin keys it computed that the cache
-# lacks, and every word whose pinyin it looked up and their keys, joined as
-# `LastBuildWriter.save_joined` keeps them (for the next build).
-LexiconOutput = tuple[
-    str, dict[str, str], npt.NDArray[np.uint8] | None, npt.NDArray[np.uint8] | None
-]
+@dataclass(frozen=True)
+class LexiconWork:
+    """What a worker assembles the cross-lingual lexicon from."""
+
+    words: list[str]  # the corpus's words
+    pairs: list[str]  # its adjacent word pairs (names split in two)
+    pinyin: dict[str, str]  # spellings whose pinyin is known already
+    last_build: Path | None  # a last build's arrays holding more of it
+    cache_dir: Path | None  # where the parsed dictionary is kept
+    named: list[str] | None = None  # `named_words(words, pairs)`, when already made
+
+
+@dataclass(frozen=True)
+class LexiconOutput:
+    text: str  # the lexicon file's
+    computed: dict[str, str]  # pinyin the worker spelled itself (the cache lacks it)
+    # Every spelling whose pinyin was looked up and its keys, joined as
+    # `LastBuildWriter.save_joined` keeps them for the next build.
+    spelled: npt.NDArray[np.uint8] | None
+    keys: npt.NDArray[np.uint8] | None
 
 
 def lexicon_job(
@@ -749,20 +763,20 @@ def lexicon_job(
     small = len(corpus_words) + len(corpus_pairs) < PARALLEL_LEXICON_WORDS
     runner = ShardPool(1) if small else pool  # a small corpus: less than a worker's start-up
     if previous is not None and previous.has_pinyin():
-        return runner.submit(_lexicon_after, (corpus_words, corpus_pairs, previous.directory))
+        work = LexiconWork(corpus_words, corpus_pairs, {}, previous.directory, cache_dir)
+        return runner.submit(assemble_lexicon, work)
     named = named_words(corpus_words, corpus_pairs)
     needed = sorted(spelled_words(named))
     known = cache.get_pinyin(needed) if cache else {}
     missing = [w for w in needed if w not in known]
-    work = shards(missing, PINYIN_SHARD)
-    for number, keys in pool.imap(pinyin_keys, work):
-        computed = dict(zip(work[number], keys, strict=True))
+    pieces = shards(missing, PINYIN_SHARD)
+    for number, keys in pool.imap(pinyin_keys, pieces):
+        computed = dict(zip(pieces[number], keys, strict=True))
         if cache:
             cache.put_pinyin(computed)
         known.update(computed)
-    return runner.submit(
-        _lexicon_from, (corpus_words, named, {w: known[w] for w in needed}, cache_dir)
-    )
+    work = LexiconWork(corpus_words, corpus_pairs, known, None, cache_dir, named)
+    return runner.submit(assemble_lexicon, work)
 
 
 def finish_lexicon(
@@ -770,36 +784,35 @@ def finish_lexicon(
 ) -> str:
     """The lexicon file's text; the pinyin the job spelled goes to the cache, and what it
     looked up to `keep`, for the next build."""
-    text, computed, spelled, keys = job.result()
-    if cache is not None and computed:
-        cache.put_pinyin(computed)
-    if keep is not None and spelled is not None and keys is not None:
-        keep.save_joined(f"{PINYIN}.words", spelled)
-        keep.save_joined(f"{PINYIN}.keys", keys)
-    return text
+    out = job.result()
+    if cache is not None and out.computed:
+        cache.put_pinyin(out.computed)
+    if keep is not None and out.spelled is not None and out.keys is not None:
+        keep.save_joined(f"{PINYIN}.words", out.spelled)
+        keep.save_joined(f"{PINYIN}.keys", out.keys)
+    return out.text
 
 
-def _lexicon_from(work: tuple[list[str], list[str], dict[str, str], Path | None]) -> LexiconOutput:
-    """The lexicon, given every word's pinyin."""
-    words, named, pinyin, cache_dir = work
-    spelled, keys = joined_strings(list(pinyin)), joined_strings(list(pinyin.values()))
-    return _assemble_lexicon((words, named, pinyin, cache_dir)), {}, spelled, keys
-
-
-def _lexicon_after(work: tuple[list[str], list[str], Path]) -> LexiconOutput:
-    """The lexicon, the pinyin of words the last build had read from its arrays (in
-    `last_build`), the others spelled here."""
-    words, pairs, last_build = work
-    named = named_words(words, pairs)
+def assemble_lexicon(work: LexiconWork) -> LexiconOutput:
+    """The lexicon (run by a worker): pinyin not given is read from the last build's arrays or
+    spelled here."""
+    named = work.named if work.named is not None else named_words(work.words, work.pairs)
     needed = sorted(spelled_words(named))
-    last = LastBuild.open(last_build.parent)
-    known = last.pinyin(needed) if last is not None else {}
+    known = {w: work.pinyin[w] for w in needed if w in work.pinyin}
+    last = LastBuild.open(work.last_build.parent) if work.last_build is not None else None
+    if last is not None:
+        known.update(last.pinyin([w for w in needed if w not in known]))
     missing = [w for w in needed if w not in known]
     computed = dict(zip(missing, pinyin_keys(missing), strict=True))
     known.update(computed)
-    spelled, keys = joined_strings(needed), joined_strings([known[w] for w in needed])
-    cache_dir = last_build.parent
-    return _assemble_lexicon((words, named, known, cache_dir)), computed, spelled, keys
+    glosses = dictionary_glosses(work.cache_dir)
+    lexicon = CrossLingualLexicon.build(work.words, (), pinyin=known, glosses=glosses, named=named)
+    return LexiconOutput(
+        lexicon.to_text(),
+        computed,
+        joined_strings(needed),
+        joined_strings([known[w] for w in needed]),
+    )
 
 
 def _used_ids(analysed: Analysed) -> npt.NDArray[np.int64]:
@@ -807,10 +820,3 @@ def _used_ids(analysed: Analysed) -> npt.NDArray[np.int64]:
     if not len(analysed.ids):
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(np.bincount(analysed.ids, minlength=len(analysed.terms)))
-
-
-def _assemble_lexicon(work: tuple[list[str], list[str], dict[str, str], Path | None]) -> str:
-    words, named, pinyin, cache_dir = work
-    glosses = dictionary_glosses(cache_dir)
-    lexicon = CrossLingualLexicon.build(words, (), pinyin=pinyin, glosses=glosses, named=named)
-    return lexicon.to_text()
