@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from index.engine import QAEngine
-from index.models import IndexInfo, Passage, PassageContext, QAResult
+from index.models import IndexInfo, Passage, PassageContext, QAResult, Topic
 from index.settings import Settings
 from tests.bot_harness import bot_settings, running_bot
 from tests.fake_bot_api import FakeBotApi
@@ -45,12 +45,15 @@ class TimedEngine:
     def info(self) -> IndexInfo:
         return self._engine.info
 
-    def answer(self, question: str) -> QAResult:
+    def answer(self, question: str, *, context: Topic | None = None) -> QAResult:
         started = time.perf_counter()
-        result = self._engine.answer(question)
+        result = self._engine.answer(question, context=context)
         with self._lock:
             self.seconds.append(time.perf_counter() - started)
         return result
+
+    def topic(self, chunk_id: str) -> Topic | None:
+        return self._engine.topic(chunk_id)
 
     def more_passages(self, question: str, offset: int, limit: int) -> tuple[Passage, ...]:
         return self._engine.more_passages(question, offset, limit)

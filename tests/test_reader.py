@@ -254,3 +254,29 @@ def test_auto_reads_questions_with_latin_words_and_keeps_the_rules_answer_the_re
     assert answer("auto", chinese)[1] == "90余场次"
     assert answer("auto", english) == answer("reader", english)
     assert answer("auto", "How many remote consultations has Nierong held?")[1] == "90余场次"
+
+
+@pytest.mark.slow
+def test_questions_read_at_once_get_the_answers_they_get_alone(
+    real_index_settings: Settings,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from index.service import load_engine
+
+    engine = load_engine(real_index_settings.model_copy(update={"answerer": "reader"}))
+    questions = [
+        "聂荣县有多少个联村党委",
+        "How many village party committees does Nyainrong have?",
+        "聂荣县远程会诊多少场",
+        "苏州派驻林周的医疗队带去了什么",
+    ] * 3
+
+    def highlight(question: str) -> str | None:
+        answer = engine.answer(question).answer
+        return None if answer is None else answer.highlight
+
+    alone = [highlight(q) for q in questions]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(highlight, questions))
+    assert together == alone and any(alone)

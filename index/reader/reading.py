@@ -64,8 +64,8 @@ class _Read:
 
 
 class PassageReader:
-    """Thread-safe: torch inference holds no state between calls; one lock keeps two questions
-    from fighting over the same two cores."""
+    """Thread-safe: torch inference holds no state between calls, and every question's windows
+    are read by the same `threads` threads, one torch thread each."""
 
     def __init__(
         self,
@@ -82,7 +82,7 @@ class PassageReader:
         self.abstain_margin = float(loaded.manifest.get("abstain_margin", 0.0))
         # How the rules' answer and this reader's settle a Chinese question under 'auto'.
         self.agreement = agreement or Agreement(top=10, silent_margin=self.abstain_margin)
-        self._lock = threading.Lock()
+        self._making_pool = threading.Lock()
         self._threads: ThreadPoolExecutor | None = None
 
     @property
@@ -135,16 +135,7 @@ class PassageReader:
         if not reads:
             return []
         groups = _balanced(reads, self.threads)
-        with self._lock:
-            previous = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                if len(groups) == 1:
-                    logits = [self._logits(groups[0])]
-                else:
-                    logits = list(self._pool().map(self._logits, groups))
-            finally:
-                torch.set_num_threads(previous)
+        logits = list(self._pool().map(self._logits, groups))
         by_read: dict[int, tuple[list[float], list[float]]] = {}
         for group, (starts, ends) in zip(groups, logits, strict=True):
             at = 0
@@ -172,17 +163,20 @@ class PassageReader:
         return spans[:limit]
 
     def _logits(self, group: Sequence[_Read]) -> tuple[list[float], list[float]]:
-        """Start and end logits of one group of windows, packed into one sequence."""
+        """Start and end logits of one group of windows, packed into one sequence (on a pool
+        thread: torch's thread count set here holds for that thread only, under OpenMP)."""
         torch.set_num_threads(1)
         with torch.inference_mode():
             start, end = self.loaded.model.packed(pack_rows([r.window.input_ids for r in group]))
         return start.tolist(), end.tolist()
 
     def _pool(self) -> ThreadPoolExecutor:
-        """Threads that read groups of windows side by side (made on first use)."""
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(self.threads, thread_name_prefix="reader")
-        return self._threads
+        """The threads that read groups of windows, `threads` of them for every question: two
+        questions at once queue their groups here rather than fight over the cores."""
+        with self._making_pool:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self.threads, thread_name_prefix="reader")
+            return self._threads
 
     def abstains(self, span: ReadSpan | None) -> bool:
         return span is None or not math.isfinite(span.margin) or span.margin < self.abstain_margin
