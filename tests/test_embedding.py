@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -90,37 +89,6 @@ def test_cache_is_keyed_by_embedder(tmp_path: Path) -> None:
     vectors, computed = embed_passages_cached(other, ["甲乙丙"], cache)
     assert computed == 1
     assert vectors.shape == (1, 32)
-
-
-def test_a_corrupt_cache_file_is_moved_aside_and_started_afresh(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    path = tmp_path / "cache.sqlite"
-    path.write_bytes(b"garbage, not sqlite " * 200)
-    cache = EmbeddingCache.open(path)
-    assert cache is not None
-    _, computed = embed_passages_cached(HashingEmbedder(), ["甲乙丙"], cache)
-    assert computed == 1
-    (aside,) = tmp_path.glob("cache.sqlite.corrupt-*")
-    assert aside.read_bytes().startswith(b"garbage")
-    assert "corrupt" in caplog.text and aside.name in caplog.text
-
-
-def test_a_locked_cache_gives_none_after_the_bounded_wait(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    path = tmp_path / "cache.sqlite"
-    EmbeddingCache(path).close()
-    holder = sqlite3.connect(path)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        started = time.monotonic()
-        assert EmbeddingCache.open(path, lock_timeout_s=0.2) is None
-        assert time.monotonic() - started < 5
-    finally:
-        holder.rollback()
-        holder.close()
-    assert "locked by another process" in caplog.text
 
 
 def test_a_cache_that_fails_while_in_use_turns_itself_off(
