@@ -2,7 +2,8 @@
 
 Each passage is read as `headline + chunk`: the headline often names the subject the chunk
 leaves out (全县 for 聂荣县), but spans are only taken from the chunk, which is what gets
-cited. All windows of one question run as one packed sequence (no padding computed).
+cited. A question's windows are packed into a few sequences (no padding computed), read side
+by side on the reader's own threads.
 """
 
 from __future__ import annotations
