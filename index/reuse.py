@@ -102,6 +102,9 @@ class LastBuild:
         self.directory = directory
         self.meta = meta
         self._rows: dict[str, tuple[Keys, Rows]] = {}
+        # The last answer of `rows` per kind of text: a build asks it for the same chunk keys
+        # for their vectors, their IVF lists and their analyses.
+        self._found: dict[str, tuple[Keys, Rows]] = {}
 
     @classmethod
     def open(cls, cache_dir: Path) -> LastBuild | None:
@@ -119,7 +122,17 @@ class LastBuild:
         return array
 
     def rows(self, texts: str, keys: Keys) -> Rows:
-        """The row here of each key's text among `texts` (chunks or articles); -1 if absent."""
+        """The row here of each key's text among `texts` (chunks or articles); -1 if absent.
+        Read-only: the same keys asked again get the same array."""
+        asked = self._found.get(texts)
+        if asked is not None and np.array_equal(asked[0], keys):
+            return asked[1]
+        found = self._lookup(texts, keys)
+        found.flags.writeable = False
+        self._found[texts] = keys, found
+        return found
+
+    def _lookup(self, texts: str, keys: Keys) -> Rows:
         try:
             if texts not in self._rows:
                 mine = np.asarray(self._load(f"{texts}.keys"))
