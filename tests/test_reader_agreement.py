@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from index.models import Chunk, Hit
-from index.reader.agreement import Agreement, Verdict, load_agreement
+from index.reader.agreement import Agreement, Verdict, load_agreement, unfitted
 from index.reader.reading import Reading, ReadSpan
 from index.reader.rerank import RERANK_FILE, Candidate, Linear, Reranker, features
 
@@ -51,18 +51,19 @@ def test_with_no_rules_answer_the_reader_needs_the_fitted_margin() -> None:
 def test_the_fitted_settings_come_from_rerank_json_else_the_readers_margin(
     tmp_path: Path,
 ) -> None:
-    assert load_agreement(tmp_path, -7.5) == Agreement(top=10, silent_margin=-7.5)
+    assert load_agreement(tmp_path) is None
+    assert unfitted(-7.5) == Agreement(top=10, silent_margin=-7.5)
     (tmp_path / RERANK_FILE).write_text(
         json.dumps({"agreement": {"top": 4, "silent_margin": -2.25}}), "utf-8"
     )
-    assert load_agreement(tmp_path, -7.5) == Agreement(top=4, silent_margin=-2.25)
+    assert load_agreement(tmp_path) == Agreement(top=4, silent_margin=-2.25)
 
 
 def test_the_shipped_reader_carries_fitted_settings() -> None:
     from index.reader.model import TRAINED_DIR
 
     fitted = json.loads((TRAINED_DIR / RERANK_FILE).read_text("utf-8"))["agreement"]
-    assert load_agreement(TRAINED_DIR, -100.0) == Agreement(
+    assert load_agreement(TRAINED_DIR) == Agreement(
         int(fitted["top"]), float(fitted["silent_margin"])
     )
 

@@ -58,11 +58,16 @@ def _squash(text: str) -> str:
     return _SPACE.sub("", text)
 
 
-def load_agreement(folder: Path, abstain_margin: float) -> Agreement:
-    """The fitted settings in `folder`'s rerank.json; without them, the rules' highlight stands
-    among the reader's 10 best and the reader's own margin applies alone."""
+def unfitted(abstain_margin: float) -> Agreement:
+    """Without fitted settings: the rules' highlight stands among the reader's 10 best, and the
+    reader's own margin applies alone."""
+    return Agreement(top=10, silent_margin=abstain_margin)
+
+
+def load_agreement(folder: Path) -> Agreement | None:
+    """The settings fitted for the reader in `folder` (its rerank.json), if any."""
     path = folder / RERANK_FILE
     fitted = json.loads(path.read_text("utf-8")).get("agreement") if path.exists() else None
     if not fitted:
-        return Agreement(top=10, silent_margin=abstain_margin)
+        return None
     return Agreement(top=int(fitted["top"]), silent_margin=float(fitted["silent_margin"]))

@@ -20,7 +20,7 @@ import torch
 
 from index.models import Hit
 from index.question import simplified_same_length
-from index.reader.agreement import Agreement, load_agreement
+from index.reader.agreement import Agreement, load_agreement, unfitted
 from index.reader.encoder import pack_rows
 from index.reader.model import TRAINED_DIR, LoadedReader, load_trained
 from index.reader.rerank import Candidate, Reranker, load_reranker, with_units
@@ -82,7 +82,7 @@ class PassageReader:
         self.threads = threads
         self.abstain_margin = float(loaded.manifest.get("abstain_margin", 0.0))
         # How the rules' answer and this reader's settle a Chinese question under 'auto'.
-        self.agreement = agreement or Agreement(top=10, silent_margin=self.abstain_margin)
+        self.agreement = agreement or unfitted(self.abstain_margin)
         self._making_pool = threading.Lock()
         self._threads: ThreadPoolExecutor | None = None
 
@@ -184,13 +184,12 @@ class PassageReader:
 
 
 def load_reader(folder: Path = TRAINED_DIR, passages: int = 3, threads: int = 1) -> PassageReader:
-    loaded = load_trained(folder)
     return PassageReader(
-        loaded,
+        load_trained(folder),
         passages=passages,
         threads=threads,
         reranker=load_reranker(folder),
-        agreement=load_agreement(folder, float(loaded.manifest.get("abstain_margin", 0.0))),
+        agreement=load_agreement(folder),
     )
 
 

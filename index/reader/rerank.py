@@ -298,21 +298,24 @@ class Reranker:
         """Candidate indices best first, and whether the best is trusted to answer at all."""
         if not candidates:
             return [], False
-        rows = features(question, candidates)
-        probabilities = _softmax(self.choice(rows))
-        order = np.argsort(-probabilities, kind="stable").tolist()
-        return order, self._trust(rows, probabilities) >= self.trust_below
+        probabilities, trusted = self._judged(question, candidates)
+        return np.argsort(-probabilities, kind="stable").tolist(), trusted
 
     def choose(self, question: str, candidates: Sequence[Candidate]) -> tuple[int, float] | None:
         """Index and probability of the best candidate, or None when it is not trusted."""
         if not candidates:
             return None
-        rows = features(question, candidates)
-        probabilities = _softmax(self.choice(rows))
-        if self._trust(rows, probabilities) < self.trust_below:
+        probabilities, trusted = self._judged(question, candidates)
+        if not trusted:
             return None
         best = int(np.argmax(probabilities))
         return best, float(probabilities[best])
+
+    def _judged(self, question: str, candidates: Sequence[Candidate]) -> tuple[np.ndarray, bool]:
+        """The choice's probabilities, and whether the trust model lets the best stand."""
+        rows = features(question, candidates)
+        probabilities = _softmax(self.choice(rows))
+        return probabilities, self._trust(rows, probabilities) >= self.trust_below
 
     def to_json(self) -> dict[str, object]:
         return {
