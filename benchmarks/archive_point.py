@@ -109,6 +109,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         "stories": summary.stories,
         "embedded": summary.embedded,
         "tokenised": getattr(summary, "tokenised", None),
+        "delta_chunks": getattr(summary, "delta_chunks", 0),
         "build_peak_rss_mb": _memory_mb()["VmHWM"],
     }
 

@@ -186,6 +186,10 @@ def measure_size(
             shutil.move(str(path), docs / path.name)
         try:
             again = run_point("build", root, docs, index, cache, plan.jobs)
+            # The daily generation served: the planted questions still answered, as fast.
+            served = run_point(
+                "serve", root, docs, index, cache, questions=questions, rounds=plan.rounds
+            )
         finally:
             for path in added:
                 (docs / path.name).unlink(missing_ok=True)
@@ -195,6 +199,9 @@ def measure_size(
         row["incremental_embedded"] = again["embedded"]
         row["incremental_tokenised"] = again["tokenised"]
         row["incremental_stages_s"] = again["stages_s"]
+        row["incremental_delta_chunks"] = again.get("delta_chunks", 0)
+        for key in ("answer_at_1", "retrieval_p50_ms", "retrieval_p95_ms", "load_s", "rss_mb"):
+            row[f"incremental_{key}"] = served[key]
     return rows
 
 
@@ -249,4 +256,16 @@ def format_rows(rows: Sequence[dict[str, Any]]) -> str:
         if row.get("incremental_stages_s"):
             stages = "  ".join(f"{k} {v}" for k, v in row["incremental_stages_s"].items())
             lines.append(f"daily build stages (s): {stages}")
+        if "incremental_answer_at_1" in row:
+            kind = (
+                f"a delta of {row['incremental_delta_chunks']} chunks beside the cold build"
+                if row.get("incremental_delta_chunks")
+                else "a full generation"
+            )
+            lines.append(
+                f"daily generation served ({kind}): answer@1 {row['incremental_answer_at_1']}, "
+                f"retrieval p50 / p95 {row['incremental_retrieval_p50_ms']} / "
+                f"{row['incremental_retrieval_p95_ms']} ms, load {row['incremental_load_s']} s, "
+                f"RSS {row['incremental_rss_mb']} MB"
+            )
     return "\n".join(lines)

@@ -133,6 +133,8 @@ PARALLEL_LEXICON_WORDS = 100_000
 # grown by this factor since they were trained: training is most of an IVF build's time.
 RETRAIN_GROWTH = 1.25
 IVF_TRAINED_AT = "ivf_trained_chunks"
+# Manifest settings key: `page_code_version` of the build (a delta build needs its own equal).
+PAGE_CODE = "page_code"
 # A build whose last build had this many chunks starts its workers first thing.
 WARM_POOL_CHUNKS = 20_000
 # The page cache's format (`_pack_page`), part of each page's key.
@@ -154,10 +156,12 @@ class BuildSummary:
     # Seconds per stage (load, clean, chunk, embed, faiss, tokenise, bm25, lexicon, write).
     stages: dict[str, float] = field(default_factory=dict)
     tokenised: int = 0  # texts tokenised afresh; the others came from the analysis cache
+    delta_chunks: int = 0  # a delta build's new chunks (`index.delta`); 0: a full build
 
     def describe(self) -> str:
+        kind = f"delta of {self.delta_chunks} new chunks, " if self.delta_chunks else ""
         lines = [
-            f"built generation {self.generation} in {self.seconds:.1f} s ({self.index_type})",
+            f"built generation {self.generation} in {self.seconds:.1f} s ({kind}{self.index_type})",
             f"  stories: {self.stories} indexed, {len(self.skipped)} skipped",
             f"  articles: {self.articles}  chunks: {self.chunks}  "
             f"(embedded {self.embedded}, reused {self.reused} from cache)",
@@ -362,6 +366,20 @@ def split_each_page(pages: Sequence[Page], progress: bool = False) -> list[list[
     return out
 
 
+def load_stories(settings: Settings, progress: bool = False) -> LoadReport:
+    """The story files of `settings.docs_dir`, read (a bad one is skipped with its reason)."""
+    report = load_pages(
+        settings.docs_dir,
+        max_bytes=settings.max_story_bytes,
+        follow_outside_symlinks=settings.follow_outside_symlinks,
+        progress=progress,
+    )
+    if not report.pages:
+        skipped = len(report.skipped)
+        raise BuildError(f"no readable stories in {settings.docs_dir} ({skipped} skipped)")
+    return report
+
+
 def prepare_corpus(
     settings: Settings,
     progress: bool = False,
@@ -370,23 +388,19 @@ def prepare_corpus(
     previous: LastBuild | None = None,
     analyses: AnalysisCache | None = None,
     out: Path | None = None,
+    report: LoadReport | None = None,
 ) -> PreparedCorpus:
     """Read, clean, chunk and embed the stories (the cache embeds only what changed; the
     vectors of texts the `previous` build had are read from its arrays). `analyses`: the
     analysis cache, when the caller has it open (else it is opened here for the pages);
-    `out`: where chunks.jsonl and articles.jsonl are written as the pages are cut."""
+    `out`: where chunks.jsonl and articles.jsonl are written as the pages are cut; `report`:
+    the stories, when the caller has read them."""
     timer = timer or StageTimer()
     docs_dir = settings.docs_dir
-    with timer("load"):
-        report = load_pages(
-            docs_dir,
-            max_bytes=settings.max_story_bytes,
-            follow_outside_symlinks=settings.follow_outside_symlinks,
-            progress=progress,
-        )
+    if report is None:
+        with timer("load"):
+            report = load_stories(settings, progress)
     skipped = tuple((s.file, s.reason) for s in report.skipped)
-    if not report.pages:
-        raise BuildError(f"no readable stories in {docs_dir} ({len(skipped)} skipped)")
     own = analyses is None
     if own:
         analyses = open_analysis_cache(settings)
@@ -409,29 +423,47 @@ def prepare_corpus(
             model = embedder or embedder_for(settings)
         except NewsqaError as exc:
             raise BuildError(str(exc)) from exc
-        leads = [article_lead(articles[row]) for row in chunk_article_rows(chunks, articles)]
-        texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
-        keys = [text_key(t) for t in texts]
-        vectors, fresh = _previous_vectors(previous, model, keys)
-        cache = EmbeddingCache.open(
-            settings.cache_dir / "embeddings.sqlite", settings.cache_lock_timeout_s
+        texts, keys, vectors, embedded = embed_chunks(
+            settings, model, articles, chunks, previous, progress, embedder
         )
-        try:
-            vectors[fresh], embedded = embed_passages_cached(
-                model,
-                [texts[row] for row in fresh.tolist()],
-                cache,
-                settings.embed_batch_size,
-                progress=progress,
-                jobs=_embedding_jobs(settings),
-                source=_worker_source(settings, embedder),
-            )
-        finally:
-            if cache is not None:
-                cache.close()
     return PreparedCorpus(
         report, skipped, articles, chunks, model, texts, vectors, embedded, keys, offsets
     )
+
+
+def embed_chunks(
+    settings: Settings,
+    model: Embedder,
+    articles: Sequence[Article],
+    chunks: Sequence[Chunk],
+    previous: LastBuild | None,
+    progress: bool,
+    embedder: Embedder | None,
+) -> tuple[list[str], list[str], np.ndarray, int]:
+    """The chunks' retrieval texts, their keys, their vectors and how many were embedded
+    afresh: the `previous` build's arrays, the cache and then the model, in that order.
+    `embedder`: the one the caller gave (None: workers load the configured model)."""
+    leads = [article_lead(articles[row]) for row in chunk_article_rows(chunks, articles)]
+    texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
+    keys = [text_key(t) for t in texts]
+    vectors, fresh = _previous_vectors(previous, model, keys)
+    cache = EmbeddingCache.open(
+        settings.cache_dir / "embeddings.sqlite", settings.cache_lock_timeout_s
+    )
+    try:
+        vectors[fresh], embedded = embed_passages_cached(
+            model,
+            [texts[row] for row in fresh.tolist()],
+            cache,
+            settings.embed_batch_size,
+            progress=progress,
+            jobs=_embedding_jobs(settings),
+            source=_worker_source(settings, embedder),
+        )
+    finally:
+        if cache is not None:
+            cache.close()
+    return texts, keys, vectors, embedded
 
 
 def open_analysis_cache(settings: Settings) -> AnalysisCache | None:
@@ -493,6 +525,10 @@ def build_generation(
         ShardPool(jobs, init_analysis_worker) as pool,
         ExitStack() as closing,
     ):
+        with timer("load"):
+            stories = load_stories(settings, progress)
+        if delta := _delta_build(settings, stories, pool, timer, started, progress, embedder):
+            return delta
         previous = LastBuild.open(settings.cache_dir)
         if previous and int(previous.meta.get("chunks", 0)) >= WARM_POOL_CHUNKS:
             # An archive's build: the tokenising workers start while this process reads,
@@ -505,7 +541,9 @@ def build_generation(
         # chunks.jsonl and articles.jsonl are written into it as the pages are cut.
         staging = staging_directory(settings.index_dir)
         try:
-            corpus = prepare_corpus(settings, progress, embedder, timer, previous, cache, staging)
+            corpus = prepare_corpus(
+                settings, progress, embedder, timer, previous, cache, staging, stories
+            )
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -627,6 +665,7 @@ def build_generation(
                     "chunk_size": settings.chunk_size,
                     "chunk_overlap": settings.chunk_overlap,
                     IVF_TRAINED_AT: trained_on,
+                    PAGE_CODE: page_code_version(settings),
                 },
             )
             final = publish_generation(settings.index_dir, staging, manifest)
@@ -656,6 +695,24 @@ def build_generation(
     )
     log.info("built %s: %d chunks", summary.generation, summary.chunks)
     return summary
+
+
+def _delta_build(
+    settings: Settings,
+    stories: LoadReport,
+    pool: ShardPool,
+    timer: StageTimer,
+    started: float,
+    progress: bool,
+    embedder: Embedder | None,
+) -> BuildSummary | None:
+    """The build as a delta beside the serving generation, when only new stories came."""
+    from index.delta import build_delta, plan_delta
+
+    plan = plan_delta(settings, stories)
+    if plan is None:
+        return None
+    return build_delta(settings, plan, stories, pool, timer, started, progress, embedder)
 
 
 def reusable_ivf(

@@ -150,6 +150,11 @@ def index_group() -> None:
     type=click.IntRange(1),
     help="Passages per embedding batch (env NEWSQA_EMBED_BATCH_SIZE).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="A full build even when only new stories came (merges a delta; a nightly timer's).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def index_build(
@@ -160,11 +165,14 @@ def index_build(
     build_jobs: int | None,
     embed_device: str | None,
     embed_batch_size: int | None,
+    full: bool,
     quiet: bool,
 ) -> None:
     """Build a new generation from the stories and switch to it atomically.
 
-    A killed build resumes: embedded and tokenised shards are kept in the caches."""
+    A killed build resumes: embedded and tokenised shards are kept in the caches. When the
+    only change is a few new stories, they are indexed as a delta beside the last full build
+    (NEWSQA_DELTA_MAX_SHARE); --full merges."""
     from index.build import build_generation
 
     settings = _settings(
@@ -175,6 +183,7 @@ def index_build(
         build_jobs=build_jobs,
         embed_device=embed_device,
         embed_batch_size=embed_batch_size,
+        delta_max_share=0.0 if full else None,
     )
     summary = _run(lambda: build_generation(settings, progress=not quiet))
     click.echo(summary.describe())

@@ -210,6 +210,9 @@ class MappedCorpus:
     def __len__(self) -> int:
         return len(self._chunks)
 
+    def article_count(self) -> int:
+        return len(self._articles)
+
     @overload
     def __getitem__(self, row: int) -> Chunk: ...
 

@@ -176,6 +176,20 @@ class CrossLingualLexicon:
             found += self.pinyin.get(word, [])
         return list(dict.fromkeys(found))
 
+    def merged_with(self, other: CrossLingualLexicon) -> CrossLingualLexicon:
+        """The lexicon of both corpora's words (a base segment's and a delta's): each English
+        word's best translations among both, each pinyin key's words from both, sorted."""
+        translations = dict(self.translations)
+        for english, targets in other.translations.items():
+            weights: dict[str, float] = {}
+            for word, weight in [*self.translations.get(english, []), *targets]:
+                weights[word] = max(weight, weights.get(word, weight))
+            translations[english] = _best(weights)
+        pinyin = dict(self.pinyin)
+        for key, words in other.pinyin.items():
+            pinyin[key] = sorted(set(self.pinyin.get(key, [])) | set(words))
+        return CrossLingualLexicon(translations, pinyin)
+
     def save(self, path: Path) -> None:
         path.write_text(self.to_text(), "utf-8")
 

@@ -12,8 +12,9 @@ import json
 import math
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,9 @@ INDICES_FILE = "indices.csc.index.npy"
 INDPTR_FILE = "indptr.csc.index.npy"
 VOCAB_FILE = "vocab.index.json"
 PARAMS_FILE = "params.index.json"
+# Beside bm25s's files: the statistics its scores were made with (a delta segment's are the
+# whole archive's), so a later delta can be scored alike.
+STATS_FILE = "stats.index.json"
 # Documents whose (doc, term) pairs are counted at once while building.
 BUILD_BATCH_DOCS = 20_000
 # Below one posting per this many documents, top-k deduplicates the postings it read;
@@ -39,6 +43,22 @@ BUILD_SCORE_SLICE = 1_000_000
 
 Rows = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
+Weights = npt.NDArray[np.float64]  # one per query token
+
+
+class Lexical(Protocol):
+    """What search asks of BM25: one index (`LexicalIndex`) or a base and a delta as one
+    (`index.segments.SegmentedLexical`); a query's ids are whatever `query_ids` gives."""
+
+    num_docs: int
+
+    def query_ids(self, query: str) -> Any: ...
+
+    def top_k(
+        self, query_ids: Any, k: int, also: Rows | None = None
+    ) -> tuple[Rows, Scores, Scores]: ...
+
+    def scores_for(self, query_ids: Any, rows: Rows) -> Scores: ...
 
 
 def build_bm25(texts: Sequence[str]) -> Any:
@@ -71,17 +91,39 @@ def bm25_scores(retriever: Any, query: str) -> np.ndarray:
     return np.asarray(retriever.get_scores(tokens), dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class BaseStatistics:
+    """A base segment's BM25 statistics, which a delta segment beside it is scored with: the
+    delta's documents count in the number of documents and in each term's document frequency,
+    and the base's average length stays (so the base's stored scores stay right up to idf)."""
+
+    num_docs: int
+    average_length: float
+    vocab: dict[str, int]
+    document_frequency: npt.NDArray[np.int64]  # per base term id
+
+    def frequency_of(self, terms: Sequence[str]) -> npt.NDArray[np.int64]:
+        """The base's document frequency of each term (0 for terms it lacks)."""
+        ids = np.array([self.vocab.get(t, -1) for t in terms], dtype=np.int64)
+        known = (ids >= 0) & (ids < len(self.document_frequency))
+        out = np.zeros(len(terms), dtype=np.int64)
+        out[known] = self.document_frequency[ids[known]]
+        return out
+
+
 def write_bm25(
     ids: npt.NDArray[np.int32],
     offsets: npt.NDArray[np.int64],
     terms: Sequence[str],
     directory: Path,
     counts: npt.NDArray[np.int32] | None = None,
+    base: BaseStatistics | None = None,
 ) -> None:
     """bm25s's files for documents given as term ids (`ids[offsets[d]:offsets[d + 1]]` are
     document d's tokens, `terms[i]` is term i's text; with `counts`, each of a document's
     ids is distinct and occurs that often, and `ids` is overwritten to save memory). The
-    vocabulary is numbered in term order, so equal documents always give equal files."""
+    vocabulary is numbered in term order, so equal documents always give equal files.
+    With `base`, these documents are a delta segment beside it and scored as one archive."""
     directory.mkdir(parents=True, exist_ok=True)
     n_docs = len(offsets) - 1
     sizes = np.diff(offsets)
@@ -104,7 +146,8 @@ def write_bm25(
     n_terms = len(vocabulary)
 
     # bm25s: avg = np.array([len(doc) ...]).mean(); its float64 arithmetic is kept below.
-    average = np.array(lengths, dtype=np.int64).mean() if n_docs else 0.0
+    own_average = float(np.array(lengths, dtype=np.int64).mean()) if n_docs else 0.0
+    average = own_average if base is None else base.average_length
     if counts is not None:
         # Already one (document, term) pair per id: no counting left to do.
         rows = np.repeat(np.arange(n_docs, dtype=np.int32), sizes)
@@ -128,7 +171,10 @@ def write_bm25(
         del rows_parts, cols_parts, tf_parts
 
     df = np.bincount(cols, minlength=n_terms)
-    idf = _idf(df, n_docs)
+    if base is None:
+        idf = _idf(df, n_docs)
+    else:
+        idf = _idf(df + base.frequency_of(vocabulary), n_docs + base.num_docs)
     denominator = K1 * ((1 - B) + B * lengths.astype(np.float64) / average)
     # In slices: the float64 temporaries of a million documents' pairs would not fit twice.
     # idf * tf / (denominator + tf) in float64, as bm25s computes it, with two temporaries.
@@ -168,6 +214,13 @@ def write_bm25(
         "backend": "numpy",
     }
     (directory / PARAMS_FILE).write_text(json.dumps(params, indent=4), "utf-8")
+    stats: dict[str, Any] = {"num_docs": n_docs, "average_length": own_average}
+    if base is not None:
+        stats["scored_as"] = {
+            "num_docs": n_docs + base.num_docs,
+            "average_length": base.average_length,
+        }
+    (directory / STATS_FILE).write_text(json.dumps(stats), "utf-8")
 
 
 def _by_column(
@@ -191,6 +244,13 @@ def _by_column(
         np.asarray(by_column.data, dtype=np.float32),
         np.asarray(by_column.indices, dtype=np.int32),
     )
+
+
+def lucene_idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float64]:
+    """bm25s's Lucene idf in float64, vectorised (query time: a few terms)."""
+    df64 = df.astype(np.float64)
+    result: npt.NDArray[np.float64] = np.log(1 + (n_docs - df64 + 0.5) / (df64 + 0.5))
+    return result
 
 
 def _idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float32]:
@@ -228,32 +288,63 @@ class LexicalIndex:
         self.vocab: dict[str, int] = json.loads((directory / VOCAB_FILE).read_text("utf-8"))
         if len(self.data) != len(self.indices) or int(self.indptr[-1]) != len(self.data):
             raise ValueError(f"{directory.name}: BM25 arrays disagree in length")
+        self._directory = directory
         self._local = threading.local()
 
     def query_ids(self, query: str) -> npt.NDArray[np.int64]:
         """The query's token ids, repeats kept, as bm25s scores them; unknown tokens dropped."""
+        return self.token_ids(tokenize(query))
+
+    def token_ids(self, tokens: Sequence[str]) -> npt.NDArray[np.int64]:
         n_terms = len(self.indptr) - 1
-        ids = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        ids = [self.vocab[t] for t in tokens if t in self.vocab]
         return np.array([i for i in ids if i < n_terms], dtype=np.int64)
+
+    def term_id(self, token: str) -> int:
+        """The token's column, or -1 (bm25s's vocabulary also names an empty last column)."""
+        at = self.vocab.get(token, -1)
+        return at if at < len(self.indptr) - 1 else -1
+
+    def document_frequency(self) -> npt.NDArray[np.int64]:
+        """Each term's document frequency: the length of its posting list."""
+        return np.diff(self.indptr)
+
+    def statistics(self) -> BaseStatistics | None:
+        """What a delta segment beside this index is scored with; None for an index written
+        before its statistics were kept (or itself a delta)."""
+        path = self._directory / STATS_FILE
+        if not path.is_file():
+            return None
+        stats = json.loads(path.read_text("utf-8"))
+        if "scored_as" in stats or int(stats["num_docs"]) != self.num_docs:
+            return None
+        return BaseStatistics(
+            self.num_docs, float(stats["average_length"]), self.vocab, self.document_frequency()
+        )
 
     def _posting(self, term: int) -> tuple[npt.NDArray[np.int32], Scores]:
         start, end = int(self.indptr[term]), int(self.indptr[term + 1])
         return self.indices[start:end], self.data[start:end]
 
-    def scores_for(self, query_ids: npt.NDArray[np.int64], rows: Rows) -> Scores:
-        """Exact scores of `rows`, equal to bm25s's (float32 sums in query-token order)."""
+    def scores_for(
+        self, query_ids: npt.NDArray[np.int64], rows: Rows, weights: Weights | None = None
+    ) -> Scores:
+        """Exact scores of `rows`, equal to bm25s's (float32 sums in query-token order);
+        `weights` scale each query token's scores (a base segment's idf correction)."""
         rows = np.asarray(rows, dtype=np.int64)
         sums = np.zeros(len(rows), dtype=np.float32)
         if not len(rows):
             return sums
         contributions: dict[int, Scores] = {}
-        for term in query_ids.tolist():
+        for n, term in enumerate(query_ids.tolist()):
             if term not in contributions:
                 docs, data = self._posting(term)
                 at = np.minimum(np.searchsorted(docs, rows), max(len(docs) - 1, 0))
                 found = docs[at] == rows if len(docs) else np.zeros(len(rows), dtype=bool)
-                contributions[term] = np.where(found, data[at] if len(docs) else 0, 0).astype(
-                    np.float32
+                contributions[term] = _weighted(
+                    np.where(found, data[at] if len(docs) else 0, 0).astype(np.float32),
+                    weights,
+                    n,
                 )
             # A repeated token adds again, in its place: float32 sums as bm25s makes them.
             sums += contributions[term]
@@ -279,7 +370,11 @@ class LexicalIndex:
         return scratch
 
     def top_k(
-        self, query_ids: npt.NDArray[np.int64], k: int, also: Rows | None = None
+        self,
+        query_ids: npt.NDArray[np.int64],
+        k: int,
+        also: Rows | None = None,
+        weights: Weights | None = None,
     ) -> tuple[Rows, Scores, Scores]:
         """The k best documents with a positive score, best first (ties by row), exactly as a
         full sort of `all_scores` would give them; and the scores of the rows in `also`.
@@ -293,11 +388,11 @@ class LexicalIndex:
             return (*nothing, np.zeros(len(extra), dtype=np.float32))
         total, mark = self._scratch()
         read = []
-        for term in query_ids.tolist():
+        for n, term in enumerate(query_ids.tolist()):
             docs, data = self._posting(term)
             if len(docs):
                 # bm25s's own accumulation, term by term in query order: equal float32 sums.
-                np.add.at(total, docs, data)
+                np.add.at(total, docs, _weighted(data, weights, n))
                 read.append(docs)
         if not read:
             return (*nothing, np.zeros(len(extra), dtype=np.float32))
@@ -321,3 +416,10 @@ class LexicalIndex:
         best = np.lexsort((rows, -scores))[:k]
         best = best[scores[best] > 0]
         return rows[best], scores[best], extra_scores
+
+
+def _weighted(scores: Scores, weights: Weights | None, token: int) -> Scores:
+    if weights is None:
+        return scores
+    weighted: Scores = (scores * weights[token]).astype(np.float32)
+    return weighted

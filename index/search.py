@@ -18,7 +18,7 @@ from index.corpus import Corpus
 from index.crosslingual import CrossLingualLexicon
 from index.dense import search_dense
 from index.embedding import Embedder
-from index.lexical import LexicalIndex
+from index.lexical import Lexical
 from index.models import Chunk, Hit
 
 
@@ -50,8 +50,8 @@ class HybridSearcher:
         corpus: Corpus,
         chunk_articles: np.ndarray,
         dense_index: Any,
-        chunk_lexical: LexicalIndex,
-        article_lexical: LexicalIndex,
+        chunk_lexical: Lexical,
+        article_lexical: Lexical,
         embedder: Embedder,
         lexicon: CrossLingualLexicon | None = None,
         weights: FusionWeights | None = None,

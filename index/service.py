@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from index.crosslingual import CrossLingualLexicon
 from index.dense import load_dense_index
 from index.embedding import Embedder, embedder_for
 from index.errors import EmbedderError, IndexInvalidError, IndexNotFoundError
-from index.lexical import LexicalIndex
+from index.lexical import Lexical, LexicalIndex
 from index.models import (
     AnswerSpan,
     Chunk,
@@ -48,6 +48,7 @@ from index.models import (
 from index.question import has_latin_words, normalize_question
 from index.reader.agreement import Verdict
 from index.search import HybridSearcher, Searcher
+from index.segments import DELTA_DIR, SEGMENTS, SegmentedCorpus, SegmentedDense, SegmentedLexical
 from index.settings import Settings
 from index.store import CURRENT, Manifest, generation_dirs, validate_generation
 from index.topic import CorpusWords, topic_words
@@ -367,11 +368,16 @@ def load_generation(
             "configured; rebuild or set NEWSQA_EMBEDDER to match"
         )
     try:
-        corpus, rows = _open_corpus(path)
-        dense = load_dense_index(path / DENSE_FILE, threads=settings.search_threads)
-        chunk_lexical = LexicalIndex(path / CHUNK_BM25_DIR)
-        article_lexical = LexicalIndex(path / ARTICLE_BM25_DIR)
-        lexicon = CrossLingualLexicon.load(path / LEXICON_FILE)
+        if SEGMENTS in manifest.settings:
+            corpus, rows, dense, chunk_lexical, article_lexical, lexicon = _open_segments(
+                path, settings
+            )
+        else:
+            corpus, rows = _open_corpus(path)
+            dense = load_dense_index(path / DENSE_FILE, threads=settings.search_threads)
+            chunk_lexical = LexicalIndex(path / CHUNK_BM25_DIR)
+            article_lexical = LexicalIndex(path / ARTICLE_BM25_DIR)
+            lexicon = CrossLingualLexicon.load(path / LEXICON_FILE)
     # A malformed line (wrong types, missing keys) is refused like any corrupt artifact.
     except (
         OSError,
@@ -403,6 +409,28 @@ def load_generation(
         settings=settings,
         reader=reader,
     )
+
+
+def _open_segments(
+    path: Path, settings: Settings
+) -> tuple[Corpus, np.ndarray, Any, Lexical, Lexical, CrossLingualLexicon]:
+    """A delta build's generation: its base's files and `delta/` served as one."""
+    delta = path / DELTA_DIR
+    corpus = SegmentedCorpus(MappedCorpus(path), MappedCorpus(delta))
+    dense = SegmentedDense(
+        load_dense_index(path / DENSE_FILE, threads=settings.search_threads),
+        load_dense_index(delta / DENSE_FILE, threads=settings.search_threads),
+    )
+    chunk_lexical = SegmentedLexical(
+        LexicalIndex(path / CHUNK_BM25_DIR), LexicalIndex(delta / CHUNK_BM25_DIR)
+    )
+    article_lexical = SegmentedLexical(
+        LexicalIndex(path / ARTICLE_BM25_DIR), LexicalIndex(delta / ARTICLE_BM25_DIR)
+    )
+    lexicon = CrossLingualLexicon.load(path / LEXICON_FILE).merged_with(
+        CrossLingualLexicon.load(delta / LEXICON_FILE)
+    )
+    return corpus, corpus.chunk_articles, dense, chunk_lexical, article_lexical, lexicon
 
 
 def _open_corpus(path: Path) -> tuple[Corpus, np.ndarray]:

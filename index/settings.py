@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     # Worker processes for embedding and tokenising a build (0: one per core). Small builds
     # run in one process whatever this says.
     build_jobs: int = Field(0, ge=0, description="build worker processes (0: one per core)")
+    # A build whose only change is new stories, at most this share of the last full build's
+    # stories and chunks, indexes them as a delta segment beside it (`index.delta`); more, or
+    # any changed story, makes a full build, which merges them. 0: always a full build.
+    delta_max_share: float = Field(
+        0.1, ge=0, le=1, description="new stories indexed as a delta up to this share"
+    )
 
     # --- chunking -----------------------------------------------------------------------
     chunk_size: int = Field(200, ge=50, description="characters per chunk")
