@@ -50,6 +50,7 @@ def build(docs: Path, root: Path, jobs: int, embedder: HashingEmbedder) -> Build
         cache_dir=root / "cache",
         build_jobs=jobs,
         embed_batch_size=16,
+        delta_max_share=0,  # full builds: what they reuse of the last one (deltas: test_delta)
     )
     return build_generation(settings, embedder=embedder)
 
