@@ -180,7 +180,33 @@ class _Lines:
         return data
 
 
-class MappedCorpus:
+class ChunkRows:
+    """`corpus[row]` and `corpus[a:b]` (rows from the end when negative) over `chunk_at`."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def chunk_at(self, row: int) -> Chunk:
+        """The chunk of a row in range."""
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, row: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(row, slice):
+            return [self.chunk_at(r) for r in range(*row.indices(len(self)))]
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        return self.chunk_at(row)
+
+
+class MappedCorpus(ChunkRows):
     """A generation's chunks and articles, read from its files as they are asked for."""
 
     def __init__(self, directory: Path) -> None:
@@ -213,19 +239,7 @@ class MappedCorpus:
     def article_count(self) -> int:
         return len(self._articles)
 
-    @overload
-    def __getitem__(self, row: int) -> Chunk: ...
-
-    @overload
-    def __getitem__(self, row: slice) -> list[Chunk]: ...
-
-    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
-        if isinstance(row, slice):
-            return [self[r] for r in range(*row.indices(len(self)))]
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(row)
+    def chunk_at(self, row: int) -> Chunk:
         return Chunk.from_json(self._chunks.json(row))
 
     def chunk(self, chunk_id: str) -> Chunk | None:

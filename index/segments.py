@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from index.corpus import MappedCorpus
+from index.corpus import ChunkRows, MappedCorpus
 from index.lexical import LexicalIndex, Rows, Scores, Weights, lucene_idf
 from index.models import Article, Chunk
 from index.tokenize import tokenize
@@ -122,7 +122,7 @@ class SegmentedDense:
         return scores[order][None, :], ids[order][None, :]
 
 
-class SegmentedCorpus:
+class SegmentedCorpus(ChunkRows):
     """The base's chunks and articles, then the delta's (the `Corpus` protocol)."""
 
     def __init__(self, base: MappedCorpus, delta: MappedCorpus) -> None:
@@ -139,19 +139,7 @@ class SegmentedCorpus:
     def __len__(self) -> int:
         return self._split + len(self._delta)
 
-    @overload
-    def __getitem__(self, row: int) -> Chunk: ...
-
-    @overload
-    def __getitem__(self, row: slice) -> list[Chunk]: ...
-
-    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
-        if isinstance(row, slice):
-            return [self[r] for r in range(*row.indices(len(self)))]
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(row)
+    def chunk_at(self, row: int) -> Chunk:
         return self._base[row] if row < self._split else self._delta[row - self._split]
 
     def chunk(self, chunk_id: str) -> Chunk | None:
