@@ -208,6 +208,7 @@ def index_list(ctx: click.Context, index_dir: Path | None) -> None:
         click.echo(
             f"{mark} {info.generation}  built {info.built_at}  {info.stories} stories  "
             f"{info.articles} articles  {info.chunks} chunks  {info.embedder} ({info.index_type})"
+            + (f"  delta of {info.delta_chunks} chunks" if info.delta_chunks else "")
             + (f"  refused: {reason}" if reason else "")
         )
 

@@ -196,3 +196,4 @@ class IndexInfo:
     articles: int
     chunks: int
     index_type: str
+    delta_chunks: int = 0  # a daily build's chunks beside its base (`index.delta`)

@@ -23,11 +23,10 @@ import numpy.typing as npt
 from index.corpus import ChunkRows, MappedCorpus
 from index.lexical import LexicalIndex, Rows, Scores, Weights, lucene_idf
 from index.models import Article, Chunk
+from index.store import SEGMENTS as SEGMENTS
 from index.tokenize import tokenize
 
 DELTA_DIR = "delta"
-# Manifest settings key: what the generation's base is (absent for a full build).
-SEGMENTS = "segments"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+# Manifest settings key of a daily build: its base and the stories beside it (`index.delta`).
+SEGMENTS = "segments"
 CURRENT = "current"
 GENERATIONS = "generations"
 
@@ -74,6 +76,7 @@ class Manifest:
             raise IndexInvalidError(f"manifest is malformed: {exc!r}") from exc
 
     def info(self) -> IndexInfo:
+        segments = self.settings.get(SEGMENTS)
         return IndexInfo(
             generation=self.generation,
             built_at=self.built_at,
@@ -83,6 +86,7 @@ class Manifest:
             articles=self.articles,
             chunks=self.chunks,
             index_type=self.index_type,
+            delta_chunks=self.chunks - int(segments["base_chunks"]) if segments else 0,
         )
 
 

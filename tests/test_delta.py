@@ -225,6 +225,17 @@ def test_the_next_day_rebuilds_the_delta_over_the_same_base(
     assert {f[:4] for f in segments["delta_files"]} == {"day1", "day2"}
     engine = load_engine(settings, embedder=HashingEmbedder())
     assert engine.info.chunks == two.chunks == len(engine._corpus)
+    assert engine.info.delta_chunks == two.delta_chunks
+
+    from click.testing import CliRunner
+
+    from index.cli import main
+
+    listed = CliRunner().invoke(main, ["index", "list", "--index", str(settings.index_dir)])
+    lines = listed.output.splitlines()
+    assert listed.exit_code == 0, listed.output
+    assert f"delta of {two.delta_chunks} chunks" in next(x for x in lines if x.startswith("*"))
+    assert any(first.generation in x and "delta" not in x for x in lines)
 
 
 @pytest.mark.parametrize("change", ["edited", "removed", "too many"])
