@@ -158,6 +158,34 @@ class BuildSummary:
     tokenised: int = 0  # texts tokenised afresh; the others came from the analysis cache
     delta_chunks: int = 0  # a delta build's new chunks (`index.delta`); 0: a full build
 
+    @classmethod
+    def of(
+        cls,
+        manifest: Manifest,
+        path: Path,
+        embedded: int,
+        tokenised: int,
+        started: float,
+        timer: StageTimer,
+        delta_chunks: int = 0,
+    ) -> BuildSummary:
+        """The summary of the build that published `manifest` at `path`."""
+        return cls(
+            generation=manifest.generation,
+            path=path,
+            stories=manifest.stories,
+            skipped=tuple(manifest.skipped.items()),
+            articles=manifest.articles,
+            chunks=manifest.chunks,
+            embedded=embedded,
+            reused=(delta_chunks or manifest.chunks) - embedded,
+            index_type=manifest.index_type,
+            seconds=time.perf_counter() - started,
+            stages=timer.seconds,
+            tokenised=tokenised,
+            delta_chunks=delta_chunks,
+        )
+
     def describe(self) -> str:
         kind = f"delta of {self.delta_chunks} new chunks, " if self.delta_chunks else ""
         lines = [
@@ -547,12 +575,7 @@ def build_generation(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        report, skipped, articles, chunks = (
-            corpus.report,
-            corpus.skipped,
-            corpus.articles,
-            corpus.chunks,
-        )
+        report, articles, chunks = corpus.report, corpus.articles, corpus.chunks
         model, texts, vectors, embedded = (
             corpus.model,
             corpus.texts,
@@ -648,20 +671,13 @@ def build_generation(
             finally:
                 if cache is not None:
                     cache.close()
-            manifest = Manifest(
-                schema_version=SCHEMA_VERSION,
-                generation=new_generation_id(),
-                built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                embedder=model.id,
-                dimension=model.dimension,
-                index_type=index_type,
-                stories=len(report.pages),
-                articles=len(articles),
-                chunks=len(chunks),
-                files={p.file: p.sha256 for p in report.pages},
-                artifacts=artifact_hashes(staging),
-                skipped=dict(skipped),
-                settings={
+            manifest = new_manifest(
+                model,
+                index_type,
+                report,
+                (len(articles), len(chunks)),
+                artifact_hashes(staging),
+                {
                     "chunk_size": settings.chunk_size,
                     "chunk_overlap": settings.chunk_overlap,
                     IVF_TRAINED_AT: trained_on,
@@ -679,22 +695,36 @@ def build_generation(
             bar.close()
         prune_generations(settings.index_dir, settings.keep_generations)
 
-    summary = BuildSummary(
-        generation=manifest.generation,
-        path=final,
-        stories=len(report.pages),
-        skipped=skipped,
-        articles=len(articles),
-        chunks=len(chunks),
-        embedded=embedded,
-        reused=len(chunks) - embedded,
-        index_type=index_type,
-        seconds=time.perf_counter() - started,
-        stages=timer.seconds,
-        tokenised=analysed.computed,
-    )
+    summary = BuildSummary.of(manifest, final, embedded, analysed.computed, started, timer)
     log.info("built %s: %d chunks", summary.generation, summary.chunks)
     return summary
+
+
+def new_manifest(
+    model: Embedder,
+    index_type: str,
+    report: LoadReport,
+    counts: tuple[int, int],
+    artifacts: dict[str, str],
+    settings: dict[str, Any],
+) -> Manifest:
+    """A new generation's manifest: its stories' hashes and skips from `report`, its article
+    and chunk `counts`, the `artifacts`' checksums and the build `settings` it records."""
+    return Manifest(
+        schema_version=SCHEMA_VERSION,
+        generation=new_generation_id(),
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        embedder=model.id,
+        dimension=model.dimension,
+        index_type=index_type,
+        stories=len(report.pages),
+        articles=counts[0],
+        chunks=counts[1],
+        files={p.file: p.sha256 for p in report.pages},
+        artifacts=artifacts,
+        skipped={s.file: s.reason for s in report.skipped},
+        settings=settings,
+    )
 
 
 def _delta_build(

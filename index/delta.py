@@ -13,9 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from index.build import (
     embed_chunks,
     finish_lexicon,
     lexicon_job,
+    new_manifest,
     open_analysis_cache,
     page_code_version,
 )
@@ -60,7 +59,6 @@ from index.store import (
     SCHEMA_VERSION,
     Manifest,
     artifact_hashes,
-    new_generation_id,
     prune_generations,
     publish_generation,
     read_manifest,
@@ -170,7 +168,7 @@ def build_delta(
     staging = staging_directory(settings.index_dir)
     try:
         summary = _build_into(
-            settings, plan, report, pool, timer, staging, model, embedder, cache, progress
+            settings, plan, report, pool, timer, started, staging, model, embedder, cache, progress
         )
         if summary is None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -182,7 +180,7 @@ def build_delta(
         if cache is not None:
             cache.close()
     prune_generations(settings.index_dir, settings.keep_generations)
-    return replace(summary, seconds=time.perf_counter() - started, stages=timer.seconds)
+    return summary
 
 
 def _build_into(
@@ -191,6 +189,7 @@ def _build_into(
     report: LoadReport,
     pool: ShardPool,
     timer: StageTimer,
+    started: float,
     staging: Path,
     model: Embedder,
     embedder: Embedder | None,
@@ -257,29 +256,20 @@ def _build_into(
     with timer("write"):
         write_corpus(delta, chunks, articles, offsets)
         _link_base(plan, staging)
-    pages = report.pages
-    manifest = Manifest(
-        schema_version=SCHEMA_VERSION,
-        generation=new_generation_id(),
-        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        embedder=model.id,
-        dimension=model.dimension,
-        index_type=plan.manifest.index_type,
-        stories=len(pages),
-        articles=plan.base_articles + len(articles),
-        chunks=total,
-        files={p.file: p.sha256 for p in pages},
-        artifacts={
+    base_segments: dict[str, Any] = plan.manifest.settings.get(SEGMENTS) or {}
+    manifest = new_manifest(
+        model,
+        plan.manifest.index_type,
+        report,
+        (plan.base_articles + len(articles), total),
+        {
             **plan.base_artifacts,
             **{f"{DELTA_DIR}/{k}": v for k, v in artifact_hashes(delta).items()},
         },
-        skipped={s.file: s.reason for s in report.skipped},
-        settings={
+        {
             **{k: v for k, v in plan.manifest.settings.items() if k != SEGMENTS},
             SEGMENTS: {
-                "base_generation": plan.manifest.settings.get(SEGMENTS, {}).get(
-                    "base_generation", plan.manifest.generation
-                ),
+                "base_generation": base_segments.get("base_generation", plan.manifest.generation),
                 "base_chunks": plan.base_chunks,
                 "base_articles": plan.base_articles,
                 "delta_files": [p.file for p in plan.pages],
@@ -288,19 +278,8 @@ def _build_into(
     )
     final = publish_generation(settings.index_dir, staging, manifest)
     log.info("built %s: %d new chunks beside %d", manifest.generation, len(chunks), total)
-    return BuildSummary(
-        generation=manifest.generation,
-        path=final,
-        stories=len(pages),
-        skipped=tuple((s.file, s.reason) for s in report.skipped),
-        articles=manifest.articles,
-        chunks=total,
-        embedded=embedded,
-        reused=len(chunks) - embedded,
-        index_type=manifest.index_type,
-        seconds=0.0,
-        tokenised=stats.computed,
-        delta_chunks=len(chunks),
+    return BuildSummary.of(
+        manifest, final, embedded, stats.computed, started, timer, delta_chunks=len(chunks)
     )
 
 
