@@ -172,9 +172,9 @@ def write_bm25(
 
     df = np.bincount(cols, minlength=n_terms)
     if base is None:
-        idf = _idf(df, n_docs)
+        idf = lucene_idf(df, n_docs)
     else:
-        idf = _idf(df + base.frequency_of(vocabulary), n_docs + base.num_docs)
+        idf = lucene_idf(df + base.frequency_of(vocabulary), n_docs + base.num_docs)
     denominator = K1 * ((1 - B) + B * lengths.astype(np.float64) / average)
     # In slices: the float64 temporaries of a million documents' pairs would not fit twice.
     # idf * tf / (denominator + tf) in float64, as bm25s computes it, with two temporaries.
@@ -246,15 +246,9 @@ def _by_column(
     )
 
 
-def lucene_idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float64]:
-    """bm25s's Lucene idf in float64, vectorised (query time: a few terms)."""
-    df64 = df.astype(np.float64)
-    result: npt.NDArray[np.float64] = np.log(1 + (n_docs - df64 + 0.5) / (df64 + 0.5))
-    return result
-
-
-def _idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float32]:
-    """bm25s's Lucene idf, computed with `math.log` as bm25s does, once per distinct df."""
+def lucene_idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float32]:
+    """bm25s's Lucene idf, computed with `math.log` as bm25s does, once per distinct df (the
+    values the stored scores hold, which a delta's rescaling divides by)."""
     values, inverse = np.unique(df, return_inverse=True)
     per_value = np.array(
         [math.log(1 + (n_docs - int(v) + 0.5) / (int(v) + 0.5)) for v in values],
@@ -296,9 +290,8 @@ class LexicalIndex:
         return self.token_ids(tokenize(query))
 
     def token_ids(self, tokens: Sequence[str]) -> npt.NDArray[np.int64]:
-        n_terms = len(self.indptr) - 1
-        ids = [self.vocab[t] for t in tokens if t in self.vocab]
-        return np.array([i for i in ids if i < n_terms], dtype=np.int64)
+        ids = [self.term_id(t) for t in tokens]
+        return np.array([i for i in ids if i >= 0], dtype=np.int64)
 
     def term_id(self, token: str) -> int:
         """The token's column, or -1 (bm25s's vocabulary also names an empty last column)."""

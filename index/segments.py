@@ -53,19 +53,19 @@ class SegmentedLexical:
         delta_of_base: list[int] = []  # the delta's id of each base token (-1: not there)
         delta_ids: list[int] = []
         for token in tokenize(query):
-            at = self._base.term_id(token)
-            if at >= 0:
-                base_ids.append(at)
-                delta_of_base.append(self._delta.term_id(token))
-            if (at := self._delta.term_id(token)) >= 0:
-                delta_ids.append(at)
+            base_id, delta_id = self._base.term_id(token), self._delta.term_id(token)
+            if base_id >= 0:
+                base_ids.append(base_id)
+                delta_of_base.append(delta_id)
+            if delta_id >= 0:
+                delta_ids.append(delta_id)
         base = np.array(base_ids, dtype=np.int64)
         in_delta = np.array(delta_of_base, dtype=np.int64)
         # Each base token's document frequency in the whole archive: the base's and the delta's.
         df_base = self._base_df[base]
         df_delta = np.where(in_delta >= 0, self._delta_df[np.maximum(in_delta, 0)], 0)
-        whole = lucene_idf(df_base + df_delta, self.num_docs)
-        alone = lucene_idf(df_base, self._base.num_docs)
+        whole = lucene_idf(df_base + df_delta, self.num_docs).astype(np.float64)
+        alone = lucene_idf(df_base, self._base.num_docs).astype(np.float64)
         weights = np.divide(whole, alone, out=np.ones_like(whole), where=alone > 0)
         return SegmentQuery(base, weights, np.array(delta_ids, dtype=np.int64))
 
