@@ -76,7 +76,7 @@ from index.embedding import (
     text_key,
 )
 from index.errors import BuildBusyError, BuildError, NewsqaError
-from index.lexical import write_bm25
+from index.lexical import BaseStatistics, write_bm25
 from index.loading import LoadReport, load_pages
 from index.models import Article, Chunk, Page
 from index.parallel import ShardPool, resolve_jobs, shards
@@ -641,7 +641,7 @@ def build_generation(
                         previous,
                     )
                 with timer("bm25"):
-                    _write_bm25(of_articles.pop(BM25_TERMS), staging / ARTICLE_BM25_DIR)
+                    write_analysed_bm25(of_articles.pop(BM25_TERMS), staging / ARTICLE_BM25_DIR)
                     bar.update()
                 with timer("tokenise"):
                     of_chunks = analyse_texts(
@@ -656,7 +656,7 @@ def build_generation(
                     )
                     _keep_analyses(kept, CHUNK_TEXTS, of_chunks)
                 with timer("bm25"):
-                    _write_bm25(of_chunks.pop(BM25_TERMS), staging / CHUNK_BM25_DIR)
+                    write_analysed_bm25(of_chunks.pop(BM25_TERMS), staging / CHUNK_BM25_DIR)
                     bar.update()
                 with timer("write"):
                     write_corpus(staging, chunks, articles, corpus.line_offsets)
@@ -806,8 +806,11 @@ def _keep_analyses(keep: LastBuildWriter | None, texts: str, analyses: dict[str,
         keep.save_analysis(texts, kind, analysed.offsets, analysed.ids, analysed.counts)
 
 
-def _write_bm25(analysed: Analysed, directory: Path) -> None:
-    write_bm25(analysed.ids, analysed.offsets, analysed.terms, directory, analysed.counts)
+def write_analysed_bm25(
+    analysed: Analysed, directory: Path, base: BaseStatistics | None = None
+) -> None:
+    """`write_bm25` of an analysis's token ids (`base`: a delta segment beside it)."""
+    write_bm25(analysed.ids, analysed.offsets, analysed.terms, directory, analysed.counts, base)
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,13 @@ from index.build import (
     new_manifest,
     open_analysis_cache,
     page_code_version,
+    write_analysed_bm25,
 )
 from index.corpus import write_corpus
 from index.dense import build_dense_index, choose_index_type, save_dense_index
 from index.embedding import Embedder, embedder_for, text_key
 from index.errors import NewsqaError
-from index.lexical import BaseStatistics, LexicalIndex, write_bm25
+from index.lexical import BaseStatistics, LexicalIndex
 from index.loading import LoadReport
 from index.models import Page
 from index.parallel import ShardPool
@@ -75,6 +76,7 @@ class DeltaPlan:
 
     current: Path
     manifest: Manifest
+    base_generation: str
     base_chunks: int
     base_articles: int
     base_artifacts: dict[str, str]
@@ -121,6 +123,7 @@ def plan_delta(settings: Settings, report: LoadReport) -> DeltaPlan | None:
     return DeltaPlan(
         current=current,
         manifest=manifest,
+        base_generation=str(segments.get("base_generation", manifest.generation)),
         base_chunks=int(segments.get("base_chunks", manifest.chunks)),
         base_articles=int(segments.get("base_articles", manifest.articles)),
         base_artifacts=base_artifacts,
@@ -245,18 +248,10 @@ def _build_into(
             (of_articles.pop(BM25_TERMS), ARTICLE_BM25_DIR, plan.article_statistics),
             (of_chunks.pop(BM25_TERMS), CHUNK_BM25_DIR, plan.chunk_statistics),
         ):
-            write_bm25(
-                analysed.ids,
-                analysed.offsets,
-                analysed.terms,
-                delta / folder,
-                analysed.counts,
-                base=base,
-            )
+            write_analysed_bm25(analysed, delta / folder, base)
     with timer("write"):
         write_corpus(delta, chunks, articles, offsets)
         _link_base(plan, staging)
-    base_segments: dict[str, Any] = plan.manifest.settings.get(SEGMENTS) or {}
     manifest = new_manifest(
         model,
         plan.manifest.index_type,
@@ -269,7 +264,7 @@ def _build_into(
         {
             **{k: v for k, v in plan.manifest.settings.items() if k != SEGMENTS},
             SEGMENTS: {
-                "base_generation": base_segments.get("base_generation", plan.manifest.generation),
+                "base_generation": plan.base_generation,
                 "base_chunks": plan.base_chunks,
                 "base_articles": plan.base_articles,
                 "delta_files": [p.file for p in plan.pages],
