@@ -374,10 +374,7 @@ def load_generation(
             )
         else:
             corpus, rows = _open_corpus(path)
-            dense = load_dense_index(path / DENSE_FILE, threads=settings.search_threads)
-            chunk_lexical = LexicalIndex(path / CHUNK_BM25_DIR)
-            article_lexical = LexicalIndex(path / ARTICLE_BM25_DIR)
-            lexicon = CrossLingualLexicon.load(path / LEXICON_FILE)
+            dense, chunk_lexical, article_lexical, lexicon = _open_indexes(path, settings)
     # A malformed line (wrong types, missing keys) is refused like any corrupt artifact.
     except (
         OSError,
@@ -411,26 +408,33 @@ def load_generation(
     )
 
 
+def _open_indexes(
+    directory: Path, settings: Settings
+) -> tuple[Any, LexicalIndex, LexicalIndex, CrossLingualLexicon]:
+    """A generation's (or a delta segment's) FAISS index, chunk and article BM25, lexicon."""
+    return (
+        load_dense_index(directory / DENSE_FILE, threads=settings.search_threads),
+        LexicalIndex(directory / CHUNK_BM25_DIR),
+        LexicalIndex(directory / ARTICLE_BM25_DIR),
+        CrossLingualLexicon.load(directory / LEXICON_FILE),
+    )
+
+
 def _open_segments(
     path: Path, settings: Settings
 ) -> tuple[Corpus, np.ndarray, Any, Lexical, Lexical, CrossLingualLexicon]:
     """A delta build's generation: its base's files and `delta/` served as one."""
     delta = path / DELTA_DIR
     corpus = SegmentedCorpus(MappedCorpus(path), MappedCorpus(delta))
-    dense = SegmentedDense(
-        load_dense_index(path / DENSE_FILE, threads=settings.search_threads),
-        load_dense_index(delta / DENSE_FILE, threads=settings.search_threads),
+    base, new = _open_indexes(path, settings), _open_indexes(delta, settings)
+    return (
+        corpus,
+        corpus.chunk_articles,
+        SegmentedDense(base[0], new[0]),
+        SegmentedLexical(base[1], new[1]),
+        SegmentedLexical(base[2], new[2]),
+        base[3].merged_with(new[3]),
     )
-    chunk_lexical = SegmentedLexical(
-        LexicalIndex(path / CHUNK_BM25_DIR), LexicalIndex(delta / CHUNK_BM25_DIR)
-    )
-    article_lexical = SegmentedLexical(
-        LexicalIndex(path / ARTICLE_BM25_DIR), LexicalIndex(delta / ARTICLE_BM25_DIR)
-    )
-    lexicon = CrossLingualLexicon.load(path / LEXICON_FILE).merged_with(
-        CrossLingualLexicon.load(delta / LEXICON_FILE)
-    )
-    return corpus, corpus.chunk_articles, dense, chunk_lexical, article_lexical, lexicon
 
 
 def _open_corpus(path: Path) -> tuple[Corpus, np.ndarray]:
