@@ -28,10 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.answer import quote_span
 from index.evaluate import contains_any, highlight_exact
 from index.models import Chunk, Hit
 from index.question import has_latin_words, matching_form
+from index.quoting import quote_span
 from index.reader.agreement import Agreement, Verdict
 from index.reader.model import TRAINED_DIR
 from index.reader.reading import Reading, ReadSpan

@@ -18,9 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.answer import _article_key, _key_terms, _term_found, quote_span
+from index.answer import _article_key, _key_terms, _term_found
 from index.evaluate import read_qa
 from index.question import analyse_question, matching_form
+from index.quoting import quote_span
 from index.settings import Settings
 
 

@@ -31,17 +31,15 @@ from index.question import (
     tag_words,
     tokenize,
 )
+from index.quoting import SHORT_QUOTE, sentence_bounds
 
 __all__ = [
     "Extraction",
     "QuestionType",
     "abstention_reason",
     "extract_answer",
-    "quote_span",
     "romanised_names",
-    "sentence_bounds",
     "should_abstain",
-    "split_sentences",
 ]
 
 
@@ -58,68 +56,9 @@ class Extraction:
     span_fits: bool = False  # the highlight has the asked type (and unit, if one was asked)
     # For "how many <noun>": a word of the question sits next to the number (6名|医生).
     counts_asked_thing: bool = True
-
-
-# --- sentences -----------------------------------------------------------------------------
-
-_SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)]*|\n+")
-_QUOTED = re.compile(r"“[^“”]{1,160}”")
-# A closing quote followed by its speaker: “……。”次仁说 stays one sentence.
-_SPEAKER_FOLLOWS = re.compile(r"^[\u4e00-\u9fff·]{1,10}?(?:说|表示|介绍|坦言|感慨|告诉|强调|指出)")
-
-
-def sentence_bounds(text: str) -> list[tuple[int, int]]:
-    """[start, end) of each sentence of `text`, surrounding spaces excluded; an end mark inside
-    a short “quotation” does not end the sentence, so the speaker after the quote stays with
-    what was said."""
-    protected = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
-    bounds: list[tuple[int, int]] = []
-    start = 0
-
-    def add(a: int, b: int) -> None:
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            bounds.append((a, b))
-
-    for match in _SENTENCE_END.finditer(text):
-        if any(left < match.start() and match.end() < right for left, right in protected):
-            continue
-        if match.group(0).endswith("”") and _SPEAKER_FOLLOWS.match(text[match.end() :]):
-            continue
-        add(start, match.end())
-        start = match.end()
-    add(start, len(text))
-    return bounds
-
-
-def split_sentences(text: str) -> list[str]:
-    return [text[a:b] for a, b in sentence_bounds(text)]
-
-
-# A sentence shorter than this is quoted with the one before it: it rarely stands alone.
-_SHORT_SENTENCE = 40
-
-
-def quote_span(text: str, start: int, end: int, max_chars: int = 300) -> tuple[str, str]:
-    """The answer as quoted from `text`: the sentence(s) holding the span [start, end) (with
-    the previous sentence when short), cut to `max_chars` around the span; and the highlight,
-    exactly as written."""
-    highlight = text[start:end]
-    bounds = sentence_bounds(text) or [(0, len(text))]
-    first = next((i for i, (_, b) in enumerate(bounds) if b > start), len(bounds) - 1)
-    last = next((i for i, (_, b) in enumerate(bounds) if b >= end), len(bounds) - 1)
-    a, b = bounds[first][0], bounds[last][1]
-    if b - a < _SHORT_SENTENCE and first > 0 and b - bounds[first - 1][0] <= max_chars:
-        a = bounds[first - 1][0]
-    a, b = min(a, start), max(b, end)
-    if b - a > max_chars:
-        a = max(a, min(start - (max_chars - (end - start)) // 3, b - max_chars))
-        a = min(a, start)
-        b = min(b, max(end, a + max_chars))
-    return text[a:b], highlight
+    # The highlight's [start, end) in the chunk's text (None for a headline), so that the
+    # answer can be quoted from the whole paragraph.
+    span: tuple[int, int] | None = None
 
 
 _CLAUSE_SPLIT = re.compile(r"[,，:：;；。！？!?“”‘’《》()（）\n]")
@@ -1205,6 +1144,10 @@ def extract_answer(
     assert best is not None
     score, candidate, span, support = best
     text, highlight = _answer_text(candidate, span, max_chars)
+    in_chunk = None
+    if span is not None and highlight is not None and candidate.index >= 0:
+        sentence_start = candidate.bounds[candidate.index][0]
+        in_chunk = (sentence_start + span.start, sentence_start + span.end)
     return Extraction(
         text=text,
         highlight=highlight,
@@ -1214,6 +1157,7 @@ def extract_answer(
         support=support,
         span_fits=span is not None and span.fits and span.fit > 0,
         counts_asked_thing=_counts_asked_thing(focus, candidate.sentence, span, translations),
+        span=in_chunk,
     )
 
 
@@ -1306,7 +1250,7 @@ def _answer_text(
     highlight = span.text(sentence) if span else None
     text = sentence
     offset = 0
-    if len(sentence) < _SHORT_SENTENCE and candidate.index > 0:
+    if len(sentence) < SHORT_QUOTE and candidate.index > 0:
         start = candidate.bounds[candidate.index - 1][0]
         end = candidate.bounds[candidate.index][1]
         if end - start <= max_chars:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index.answer import extract_answer, quote_span, should_abstain
+from index.answer import extract_answer, should_abstain
 from index.backends.uri import backend_spec, index_root
 from index.build import (
     ARTICLE_BM25_DIR,
@@ -46,6 +46,7 @@ from index.models import (
     Topic,
 )
 from index.question import has_latin_words, normalize_question
+from index.quoting import in_paragraph, quote_span
 from index.reader.agreement import Verdict
 from index.search import HybridSearcher, Searcher
 from index.segments import DELTA_DIR, SEGMENTS, SegmentedCorpus, SegmentedDense, SegmentedLexical
@@ -229,12 +230,26 @@ class Engine:
     def _quoted(self, span: ReadSpan | None) -> tuple[AnswerSpan | None, Chunk | None]:
         if span is None:
             return None, None
-        chunk = span.hit.chunk
-        text, highlight = quote_span(
-            chunk.text, span.start, span.end, self._settings.max_answer_chars
-        )
+        return self._quote(span.hit.chunk, span.start, span.end), span.hit.chunk
+
+    def _quote(self, chunk: Chunk, start: int, end: int) -> AnswerSpan:
+        """The span [start, end) of the chunk quoted from its whole paragraph: the chunker may
+        have cut the sentence that holds it."""
+        text = chunk.text
+        paragraph = self._paragraph_text(chunk)
+        located = in_paragraph(paragraph, chunk.text, start, end) if paragraph else None
+        if paragraph and located:
+            text, (start, end) = paragraph, located
+        quote, highlight = quote_span(text, start, end, self._settings.max_answer_chars)
         source = Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph)
-        return AnswerSpan(text=text, highlight=highlight, source=source), chunk
+        return AnswerSpan(text=quote, highlight=highlight, source=source)
+
+    def _paragraph_text(self, chunk: Chunk) -> str | None:
+        """The cleaned paragraph the chunk was cut from (None if its article is gone)."""
+        article = self._corpus.article(chunk.file, chunk.article_index)
+        if article is None:
+            return None
+        return next((p.text for p in article.paragraphs if p.number == chunk.paragraph), None)
 
     def _extract(self, query: str, hits: list[Hit]) -> tuple[AnswerSpan | None, Chunk | None]:
         """The rule extractor: the baseline the reader is measured against."""
@@ -248,6 +263,8 @@ class Engine:
         if extraction is None or should_abstain(query, extraction, hits):
             return None, None
         chunk = extraction.chunk
+        if extraction.span is not None:
+            return self._quote(chunk, *extraction.span), chunk
         source = Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph)
         return AnswerSpan(extraction.text, extraction.highlight, source), chunk
 
@@ -267,13 +284,10 @@ class Engine:
         """The cited paragraph, or the part of a long one that covers its matched chunks."""
         best = group[0]
         chunk = best.chunk
-        article = self._corpus.article(chunk.file, chunk.article_index)
-        text = chunk.text
-        if article is not None:
-            for paragraph in article.paragraphs:
-                if paragraph.number == chunk.paragraph:
-                    text = _window(paragraph.text, [h.chunk.text for h in group])
-                    break
+        paragraph = self._paragraph_text(chunk)
+        text = (
+            chunk.text if paragraph is None else _window(paragraph, [h.chunk.text for h in group])
+        )
         return Passage(
             chunk_id=chunk.id,
             text=text,

@@ -13,7 +13,6 @@ from index.answer import (
     extract_answer,
     romanised_names,
     should_abstain,
-    split_sentences,
 )
 from index.embedding import Vectors
 from index.models import Chunk, Hit
@@ -45,25 +44,6 @@ def answer(question: str, *texts: str, headline: str = "") -> Extraction:
     extraction = extract_answer(question, make_hits(*texts, headline=headline))
     assert extraction is not None
     return extraction
-
-
-# --- sentences ------------------------------------------------------------------------------
-
-
-def test_split_sentences_on_chinese_end_marks() -> None:
-    assert split_sentences("甲村修了路。乙村建了桥!丙村呢?丁村;") == [
-        "甲村修了路。",
-        "乙村建了桥!",
-        "丙村呢?",
-        "丁村;",
-    ]
-
-
-def test_quotation_stays_with_its_speaker() -> None:
-    text = "“日子越过越好了。”次仁说,“明年还要扩大规模。”村里很热闹。"
-    sentences = split_sentences(text)
-    assert sentences[0].startswith("“日子越过越好了。”次仁说")
-    assert sentences[-1] == "村里很热闹。"
 
 
 # --- numbers --------------------------------------------------------------------------------

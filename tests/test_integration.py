@@ -109,6 +109,35 @@ def test_bad_story_files_are_skipped_and_gb18030_is_answerable(
     assert result.answer.source.file == "gb.txt"
 
 
+LONG_SENTENCE = (
+    "自平台开通以来,县医院的医生与自治区人民医院的专家每周连线,为偏远乡镇的牧民会诊疑难病例,"
+    "截至目前比如县已累计完成37场次远程会诊,让群众在家门口就能看上专家号。"
+)
+
+
+def test_an_answer_is_quoted_whole_where_the_chunker_cut_its_sentence(
+    tmp_path: Path, real_index_settings: Settings
+) -> None:
+    docs = tmp_path / "stories"
+    docs.mkdir()
+    story = (
+        "那曲市比如县:远程医疗惠民生\n\n"
+        + LONG_SENTENCE
+        + "医院还派出医生下乡巡诊,受到群众欢迎。\n"
+    )
+    (docs / "day.txt").write_text(story, encoding="utf-8")
+    settings = real_index_settings.model_copy(
+        update={"docs_dir": docs, "index_dir": tmp_path / "index", "chunk_size": 50}
+    )
+    build_generation(settings)
+    engine = load_engine(settings)
+    result = engine.answer("比如县远程会诊多少场")
+    assert result.answer is not None and result.answer.highlight == "37场次"
+    chunks = [engine.search(LONG_SENTENCE, 10)[i].chunk.text for i in range(2)]
+    assert not any(LONG_SENTENCE in chunk for chunk in chunks)  # the chunker did cut it
+    assert result.answer.text == LONG_SENTENCE
+
+
 def test_cli_build_ask_list_rollback(
     tmp_path: Path, stories_dir: Path, real_index_settings: Settings
 ) -> None:
