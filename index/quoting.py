@@ -55,12 +55,22 @@ def split_sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_bounds(text)]
 
 
-def quote_span(text: str, start: int, end: int, max_chars: int = 300) -> tuple[str, str]:
+def quote_span(
+    text: str,
+    start: int,
+    end: int,
+    max_chars: int = 300,
+    *,
+    ends: re.Pattern[str] = FULL_STOP,
+    short: int = SHORT_QUOTE,
+    neighbours: tuple[str, ...] = ("next", "previous"),
+) -> tuple[str, str]:
     """The answer as quoted from `text`: the whole sentence(s) holding the span [start, end),
-    joined with a neighbour of the same line while shorter than `SHORT_QUOTE`, cut to
-    `max_chars` around the span; and the highlight, exactly as written."""
+    joined with a neighbour of the same line (`neighbours`, in order of preference) while
+    shorter than `short`, cut to `max_chars` around the span; and the highlight, exactly as
+    written. (The options let `benchmarks/quoting_policies.py` measure other quotings.)"""
     highlight = text[start:end]
-    bounds = sentence_bounds(text, FULL_STOP) or [(0, len(text))]
+    bounds = sentence_bounds(text, ends) or [(0, len(text))]
     first = next((i for i, (_, b) in enumerate(bounds) if b > start), len(bounds) - 1)
     last = next((i for i, (_, b) in enumerate(bounds) if b >= end), len(bounds) - 1)
 
@@ -69,11 +79,14 @@ def quote_span(text: str, start: int, end: int, max_chars: int = 300) -> tuple[s
         line = "\n" not in text[bounds[left][1] : bounds[right][0]]
         return line and bounds[right][1] - bounds[left][0] <= max_chars
 
-    while bounds[last][1] - bounds[first][0] < SHORT_QUOTE:
-        if last + 1 < len(bounds) and joins(first, last + 1):
-            last += 1
-        elif first > 0 and joins(first - 1, last):
-            first -= 1
+    while bounds[last][1] - bounds[first][0] < short:
+        for side in neighbours:
+            if side == "next" and last + 1 < len(bounds) and joins(first, last + 1):
+                last += 1
+                break
+            if side == "previous" and first > 0 and joins(first - 1, last):
+                first -= 1
+                break
         else:
             break
     a, b = min(bounds[first][0], start), max(bounds[last][1], end)
