@@ -91,11 +91,8 @@ def locate(row: Row, text: str, highlight: str, paragraphs: dict[str, list[str]]
 
 
 def quoted(answer: Answer, policy: Policy) -> str:
-    text, start, end = answer.chunk, answer.start, answer.end
-    if policy.whole_paragraph and answer.paragraph is not None:
-        located = in_paragraph(answer.paragraph, answer.chunk, start, end)
-        if located is not None:
-            text, (start, end) = answer.paragraph, located
+    paragraph = answer.paragraph if policy.whole_paragraph else None
+    text, start, end = in_paragraph(paragraph, answer.chunk, answer.start, answer.end)
     return quote_span(text, start, end, ends=policy.ends, neighbours=policy.neighbours)[0]
 
 

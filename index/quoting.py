@@ -97,8 +97,11 @@ def quote_span(
     return text[a:b], highlight
 
 
-def in_paragraph(paragraph: str, passage: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span [start, end) of `passage` (a chunk cut from `paragraph`) as offsets into the
-    paragraph; None when the passage is not in it (an index built from other text)."""
-    at = paragraph.find(passage)
-    return None if at < 0 else (at + start, at + end)
+def in_paragraph(paragraph: str | None, passage: str, start: int, end: int) -> tuple[str, int, int]:
+    """What to quote the span [start, end) of `passage` (a chunk cut from `paragraph`) from:
+    the paragraph and the span's offsets in it; the passage itself when the paragraph is
+    unknown or does not hold it (an index built from other text)."""
+    at = -1 if paragraph is None else paragraph.find(passage)
+    if paragraph is None or at < 0:
+        return passage, start, end
+    return paragraph, at + start, at + end

@@ -235,11 +235,7 @@ class Engine:
     def _quote(self, chunk: Chunk, start: int, end: int) -> AnswerSpan:
         """The span [start, end) of the chunk quoted from its whole paragraph: the chunker may
         have cut the sentence that holds it."""
-        text = chunk.text
-        paragraph = self._paragraph_text(chunk)
-        located = in_paragraph(paragraph, chunk.text, start, end) if paragraph else None
-        if paragraph and located:
-            text, (start, end) = paragraph, located
+        text, start, end = in_paragraph(self._paragraph_text(chunk), chunk.text, start, end)
         quote, highlight = quote_span(text, start, end, self._settings.max_answer_chars)
         source = Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph)
         return AnswerSpan(text=quote, highlight=highlight, source=source)

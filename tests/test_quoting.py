@@ -72,5 +72,6 @@ def test_a_chunk_span_maps_into_its_paragraph() -> None:
     paragraph = LONG_A + LONG_B
     chunk = paragraph[20:70]
     start, end = span_of(chunk, "群众")
-    assert in_paragraph(paragraph, chunk, start, end) == (20 + start, 20 + end)
-    assert in_paragraph("别的段落。", chunk, start, end) is None
+    assert in_paragraph(paragraph, chunk, start, end) == (paragraph, 20 + start, 20 + end)
+    assert in_paragraph("别的段落。", chunk, start, end) == (chunk, start, end)
+    assert in_paragraph(None, chunk, start, end) == (chunk, start, end)
