@@ -20,7 +20,8 @@ _SPEAKER_FOLLOWS = re.compile(r"^[\u4e00-\u9fff·]{1,10}?(?:说|表示|介绍|�
 # A quote shorter than this rarely stands alone: it takes in the next sentence of its paragraph
 # (answers follow the sentence that names the question's subject), else the one before it.
 # Next-then-previous against previous-only, quoting the reader's answers on the held-out
-# DRCD/ChineseSquad articles: answer text holds gold 0.785 vs 0.780 (CMRC trial 0.852 vs 0.844).
+# DRCD/ChineseSquad articles: answer text holds gold 0.785 vs 0.780 (CMRC trial 0.851 vs 0.844;
+# benchmarks/quoting_policies.py).
 SHORT_QUOTE = 40
 
 
