@@ -50,15 +50,21 @@ class BatchQuestion:
     chat: str | None = None
 
 
-def batch_question(line: str) -> BatchQuestion:
+def batch_question(line: str, number: int | None = None) -> BatchQuestion:
     """A JSON line `{"question": "…", "chat": any id}`, or else the line itself as the
-    question (plain-text files keep working; each line is then its own chat)."""
+    question (plain-text files keep working; each line is then its own chat).
+
+    A JSON object without a "question" string is an InputError, not a question: `{"chat": 1}`
+    asked as text would get an answer to a question nobody asked."""
     if line.lstrip().startswith("{"):
         try:
             data = json.loads(line)
         except ValueError:
             data = None
-        if isinstance(data, dict) and isinstance(data.get("question"), str):
+        if isinstance(data, dict):
+            if not isinstance(data.get("question"), str):
+                at = "" if number is None else f"line {number}: "
+                raise InputError(f'{at}a JSON line needs a "question" string')
             chat = data.get("chat")
             key = None if chat is None else json.dumps(chat, ensure_ascii=False, sort_keys=True)
             return BatchQuestion(data["question"], key)

@@ -291,7 +291,7 @@ def _answer_line(
     from index.render import json_line, terminal_safe
 
     try:
-        asked = batch_question(question_from_line(raw, number))
+        asked = batch_question(question_from_line(raw, number), number)
         context = chats.recall(asked.chat) if asked.chat is not None else None
         result = engine.answer(asked.question, context=context)
         if asked.chat is not None:

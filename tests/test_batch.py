@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from index.batch import (
+    batch_question,
     checked_question,
     failed_answer,
     question_from_line,
     shown_line,
     undecodable_at,
 )
+from index.cli import _answer_line
+from index.conversation import Conversations
 from index.errors import InputError
+from index.models import QAResult
 
 
 def test_clean_questions_pass_unchanged() -> None:
@@ -49,3 +55,30 @@ def test_failed_answer_has_the_answer_shape_plus_error() -> None:
         "context": None,
         "error": "why",
     }
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['{"chat": 1}', '{"question": 5, "chat": "a"}', '{"question": null}', '{"Question": "q"}'],
+)
+def test_a_json_line_without_a_question_string_is_refused_with_its_number(line: str) -> None:
+    with pytest.raises(InputError, match=r'^line 4: a JSON line needs a "question" string'):
+        batch_question(line, 4)
+
+
+def test_a_json_line_without_a_question_gets_its_own_error_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Echo:
+        """Answers whatever it is asked with nothing found, naming the question."""
+
+        def answer(self, question: str, context: object = None) -> QAResult:
+            return QAResult(question=question, abstained=True, answer=None, passages=())
+
+    chats = Conversations(idle_s=float("inf"))
+    for number, raw in enumerate([b'{"chat": 1}\n', "问题\n".encode()], start=1):
+        _answer_line(Echo(), raw, number, True, chats)  # type: ignore[arg-type]
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["question"] == '{"chat": 1}' and first["abstained"] is True
+    assert first["answer"] is None and first["error"].startswith("line 1: ")
+    assert second["question"] == "问题" and "error" not in second
