@@ -280,6 +280,7 @@ class LexicalIndex:
         params = json.loads((directory / PARAMS_FILE).read_text("utf-8"))
         self.num_docs = int(params["num_docs"])
         self.vocab: dict[str, int] = json.loads((directory / VOCAB_FILE).read_text("utf-8"))
+        _check_ranges(directory, self.indices, self.indptr, self.num_docs, self.vocab)
         if len(self.data) != len(self.indices) or int(self.indptr[-1]) != len(self.data):
             raise ValueError(f"{directory.name}: BM25 arrays disagree in length")
         self._directory = directory
@@ -409,6 +410,42 @@ class LexicalIndex:
         best = np.lexsort((rows, -scores))[:k]
         best = best[scores[best] > 0]
         return rows[best], scores[best], extra_scores
+
+
+def _check_ranges(
+    directory: Path,
+    indices: npt.NDArray[Any],
+    indptr: npt.NDArray[Any],
+    num_docs: int,
+    vocab: Any,
+) -> None:
+    """Refuse, at load, postings that would index outside the arrays at query time: a
+    document id past `num_docs`, a posting list that runs backwards or past the data, a
+    term id past the posting lists (ValueError, naming the file: a refused generation).
+    One vectorised pass over each array; the checksums already caught damage in transit,
+    this catches arrays written wrong."""
+    where = directory.name
+    if num_docs < 0:
+        raise ValueError(f"{where}/{PARAMS_FILE}: num_docs {num_docs} is negative")
+    if indptr.ndim != 1 or indptr.dtype.kind not in "iu" or not len(indptr) or indptr[0] != 0:
+        raise ValueError(f"{where}/{INDPTR_FILE}: not a list of offsets from 0")
+    if len(indptr) > 1 and int(np.diff(indptr).min()) < 0:
+        raise ValueError(f"{where}/{INDPTR_FILE}: offsets that decrease")
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise ValueError(f"{where}/{INDICES_FILE}: not a list of document ids")
+    if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= num_docs):
+        raise ValueError(f"{where}/{INDICES_FILE}: document ids outside 0..{num_docs - 1}")
+    if not isinstance(vocab, dict):
+        raise ValueError(f"{where}/{VOCAB_FILE}: not a table of terms")
+    ids = np.array(list(vocab.values()))
+    # bm25s's vocabulary names one column more than the postings: the empty token's.
+    if len(ids) and (
+        ids.ndim != 1
+        or ids.dtype.kind not in "iu"
+        or int(ids.min()) < 0
+        or int(ids.max()) > len(indptr) - 1
+    ):
+        raise ValueError(f"{where}/{VOCAB_FILE}: term ids outside 0..{len(indptr) - 1}")
 
 
 def _weighted(scores: Scores, weights: Weights | None, token: int) -> Scores:

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index.analysis import BM25_TERMS, analyse_texts
-from index.lexical import LexicalIndex, bm25_scores, build_bm25, save_bm25, write_bm25
+from index.build import build_generation
+from index.errors import IndexInvalidError
+from index.generation import CHUNK_BM25_DIR
+from index.lexical import (
+    INDICES_FILE,
+    INDPTR_FILE,
+    VOCAB_FILE,
+    LexicalIndex,
+    bm25_scores,
+    build_bm25,
+    save_bm25,
+    write_bm25,
+)
 from index.parallel import ShardPool
+from index.service import load_generation
+from index.settings import Settings
+from index.store import MANIFEST, file_sha256
 from index.tokenize import tokenize
+from tests.fakes import HashingEmbedder
 
 WORDS = (
     "聂荣县 远程 会诊 医院 专家 牧民 草原 培训 合作社 教育 项目 投资 乡村 振兴 志愿 服务 "
@@ -94,3 +112,61 @@ def test_a_directory_bm25s_saved_is_served_too(tmp_path: Path) -> None:
 def test_query_tokens_repeat_as_bm25s_counts_them(indexes: tuple[object, LexicalIndex]) -> None:
     _, ours = indexes
     assert len(ours.query_ids("聂荣县")) == len([t for t in tokenize("聂荣县") if t in ours.vocab])
+
+
+@pytest.fixture(scope="module")
+def generation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
+    """A small generation of real BM25 files (hashed vectors), to damage copies of."""
+    root = tmp_path_factory.mktemp("generation")
+    docs = root / "stories"
+    docs.mkdir()
+    for n, text in enumerate(corpus(12, seed=5)):
+        (docs / f"{n}.txt").write_text(f"# 第{n}篇\n\n{text}。\n", "utf-8")
+    settings = Settings(docs_dir=docs, index_dir=root / "index", cache_dir=root / "cache")
+    built = build_generation(settings, embedder=HashingEmbedder())
+    return built.path, settings
+
+
+def rewritten(generation: Path, tmp_path: Path, file: str, change: object) -> Path:
+    """A copy of the generation with `file` of its chunks' BM25 changed and the manifest's
+    checksum of it updated, so that only a check of the values themselves can refuse it."""
+    copy = tmp_path / generation.name
+    shutil.copytree(generation, copy)
+    path = copy / CHUNK_BM25_DIR / file
+    path.unlink()  # a new file: the generation's own may be a read-only hardlink
+    if file == VOCAB_FILE:
+        path.write_text(json.dumps(change, ensure_ascii=False), "utf-8")
+    else:
+        np.save(path, change)
+    manifest = json.loads((copy / MANIFEST).read_text("utf-8"))
+    manifest["artifacts"][f"{CHUNK_BM25_DIR}/{file}"] = file_sha256(path)
+    (copy / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+    return copy
+
+
+def test_postings_out_of_range_refuse_the_generation_at_load(
+    generation: tuple[Path, Settings], tmp_path: Path
+) -> None:
+    path, settings = generation
+    bm25 = path / CHUNK_BM25_DIR
+    engine = load_generation(path, settings, embedder=HashingEmbedder())
+    assert engine.manifest.chunks > 0  # the undamaged generation loads
+    indices, indptr = np.load(bm25 / INDICES_FILE), np.load(bm25 / INDPTR_FILE)
+    vocab = json.loads((bm25 / VOCAB_FILE).read_text("utf-8"))
+    past_end = indices.copy()
+    past_end[-1] = engine.manifest.chunks + 1000
+    negative = indices.copy()
+    negative[0] = -1
+    backwards = indptr.copy()
+    backwards[1], backwards[2] = backwards[2], backwards[1] - 1
+    damaged = {
+        "past the last document": (INDICES_FILE, past_end),
+        "a negative document": (INDICES_FILE, negative),
+        "a list that runs backwards": (INDPTR_FILE, backwards),
+        "a term past the lists": (VOCAB_FILE, {**vocab, "聂荣县": len(indptr) + 5}),
+    }
+    for n, (case, (file, change)) in enumerate(damaged.items()):
+        copy = rewritten(path, tmp_path / str(n), file, change)
+        with pytest.raises(IndexInvalidError, match=f"{CHUNK_BM25_DIR}/{file}"):
+            load_generation(copy, settings, embedder=HashingEmbedder())
+            pytest.fail(f"{case}: loaded")
