@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from index.controls import FORMAT_CONTROLS, shown
 from index.errors import NewsqaError
 
 EXIT_ERROR = 1  # newsqa refused: no index, no stories, another build running …
@@ -26,7 +27,8 @@ EXIT_NO_PERMISSION = 77  # permission denied
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 PERMISSION = frozenset({errno.EACCES, errno.EPERM})
 MISSING = frozenset({errno.ENOENT, errno.ENOTDIR})
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Every C0 control (the message is one line), C1, and the format controls (bidi overrides).
+CONTROL_CHARS = re.compile(f"[\x00-\x1f\x7f-\x9f{FORMAT_CONTROLS}]")
 MAX_MESSAGE_CHARS = 400
 
 
@@ -41,7 +43,7 @@ class Failure:
 def one_line(text: str) -> str:
     """Collapse whitespace and escape control characters, so the message is one clean line."""
     text = " ".join(text.split())
-    text = CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = CONTROL_CHARS.sub(lambda m: shown(m.group()), text)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[: MAX_MESSAGE_CHARS - 1] + "…"

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from index.controls import JSON_RAW_CONTROLS, TERMINAL_CONTROLS, json_escape, shown
 from index.models import QAResult
-
-# C0 and C1 controls (ESC, CSI, OSC …) would let a story drive the terminal; \n and \t stay.
-TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# json.dumps escapes C0 but writes DEL and C1 raw (a lone 0x9b is CSI to some terminals).
-JSON_RAW_CONTROLS = re.compile(r"[\x7f-\x9f]")
 
 
 def terminal_safe(text: str) -> str:
-    """Text for a terminal: control characters from the stories are shown as \\xNN, not obeyed."""
-    return TERMINAL_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Text for a terminal: control and format characters from the stories are shown as
+    escapes (\\x1b, \\u202e), not obeyed; \\n and \\t stay."""
+    return TERMINAL_CONTROLS.sub(lambda m: shown(m.group()), text)
 
 
 def json_line(data: dict[str, Any]) -> str:
-    """One JSON object on one line, Chinese kept readable, no raw control character."""
+    """One JSON object on one line, Chinese kept readable, no raw control character: the
+    characters the terminal path shows escaped are JSON escapes here (\\u202e)."""
     text = json.dumps(data, ensure_ascii=False)
-    return JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return JSON_RAW_CONTROLS.sub(lambda m: json_escape(m.group()), text)
 
 
 def render_text(result: QAResult) -> str:

@@ -57,3 +57,14 @@ def test_escape_sequences_in_stories_are_shown_not_obeyed() -> None:
     text = out.getvalue()
     assert "\x1b" not in text and "\x07" not in text
     assert "\\x1b]0;owned\\x07\\x1b[2J" in text
+
+
+def test_bidi_controls_in_stories_are_shown_not_obeyed() -> None:
+    out = io.StringIO()
+    hostile = FakeEngine(generation="共建成\u202e座七十三\u202c")
+    chat(
+        Settings(), stdin=io.StringIO("聂荣县远程会诊多少场\n"), stdout=out, load=lambda s: hostile
+    )
+    text = out.getvalue()
+    assert "\u202e" not in text and "\u202c" not in text
+    assert "\\u202e座七十三\\u202c" in text

@@ -95,3 +95,8 @@ def test_one_line_collapses_and_escapes() -> None:
     assert one_line("a\n  b\tc") == "a b c"
     assert one_line("\x1b]0;title\x07x") == "\\x1b]0;title\\x07x"
     assert len(one_line("长" * 1000)) == 400
+
+
+def test_one_line_escapes_bidi_controls_in_a_path() -> None:
+    message = describe_failure(OSError(errno.ENOSPC, "No space left", "/srv/\u202eexe.txt")).message
+    assert "\u202e" not in message and "/srv/\\u202eexe.txt" in message

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
+import unicodedata
+
+import pytest
 
 from index.models import AnswerSpan, Passage, QAResult, Source
 from index.render import json_line, render_text, terminal_safe
@@ -34,3 +38,40 @@ def test_json_line_escapes_c1_and_stays_valid_json() -> None:
     assert not any(ch in line for ch in "\x1b\x07\x9b")
     assert json.loads(line) == {"text": HOSTILE}
     assert "聂荣县" in line  # Chinese stays readable
+
+
+# U+202E (right-to-left override) makes a terminal show `座七十三` as `三十七座`.
+REORDERED = "共建成\u202e座七十三\u202c，\u2066隔离\u2069\u200f\u2028下一行"
+FORMAT_CONTROLS = [
+    chr(c)
+    for c in range(sys.maxunicode + 1)
+    if unicodedata.category(chr(c)) == "Cf" or c in (0x2028, 0x2029)
+]
+
+
+def test_terminal_safe_escapes_bidi_and_every_format_control() -> None:
+    shown = terminal_safe(REORDERED)
+    assert shown == "共建成\\u202e座七十三\\u202c，\\u2066隔离\\u2069\\u200f\\u2028下一行"
+    left = [f"U+{ord(ch):04X}" for ch in FORMAT_CONTROLS if ch in terminal_safe(ch)]
+    assert not left, left
+    assert terminal_safe("\U000e0001") == "\\U000e0001" and terminal_safe("\xad") == "\\xad"
+
+
+@pytest.mark.parametrize("text", [REORDERED, "".join(FORMAT_CONTROLS)], ids=["bidi", "all"])
+def test_json_line_writes_format_controls_as_escapes_and_keeps_the_text(text: str) -> None:
+    line = json_line({"text": text})
+    assert not any(ch in line for ch in FORMAT_CONTROLS)
+    assert json.loads(line) == {"text": text}  # a JSON reader still gets the story as written
+
+
+def test_render_text_shows_a_bidi_override_instead_of_obeying_it() -> None:
+    passage = Passage("c1", REORDERED, "a\u202e.txt", "标题\u2067", 3, 0.9)
+    result = QAResult(
+        question="q",
+        abstained=False,
+        answer=AnswerSpan(REORDERED, "座七十三", Source("a\u202e.txt", "标题\u2067", 3)),
+        passages=(passage,),
+    )
+    text = render_text(result)
+    assert not any(ch in text for ch in FORMAT_CONTROLS)
+    assert "【座七十三】" in text and "a\\u202e.txt" in text
