@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -127,7 +128,7 @@ def generation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings
     return built.path, settings
 
 
-def rewritten(generation: Path, tmp_path: Path, file: str, change: object) -> Path:
+def rewritten(generation: Path, tmp_path: Path, file: str, change: Any) -> Path:
     """A copy of the generation with `file` of its chunks' BM25 changed and the manifest's
     checksum of it updated, so that only a check of the values themselves can refuse it."""
     copy = tmp_path / generation.name
