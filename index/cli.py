@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import sys
+import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -88,8 +89,18 @@ def _failed(exc: BaseException) -> CommandFailed:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    failure = describe_failure(exc)
+    writing = context.meta.get(WRITING, ()) if context is not None else ()
+    failure = describe_failure(exc, writing)
     return CommandFailed(failure.message, failure.exit_status)
+
+
+WRITING = "newsqa.writing"  # ctx.meta key: the folders the running command writes
+
+
+def _writes(ctx: click.Context, *folders: Path | None) -> None:
+    """Name the folders this command writes, for a full or read-only disk that names no file
+    (a plain write(), numpy's tofile, SQLite): the error line then says where."""
+    ctx.meta[WRITING] = tuple(folder for folder in folders if folder is not None)
 
 
 class NewsqaGroup(click.Group):
@@ -185,6 +196,7 @@ def index_build(
         embed_batch_size=embed_batch_size,
         delta_max_share=0.0 if full else None,
     )
+    _writes(ctx, settings.index_dir, settings.cache_dir)
     summary = _run(lambda: build_generation(settings, progress=not quiet))
     click.echo(summary.describe())
 
@@ -232,6 +244,7 @@ def index_rollback(ctx: click.Context, index_dir: Path | None) -> None:
     from index.backends.factory import rollback
 
     settings = _settings(ctx, index_dir=index_dir)
+    _writes(ctx, settings.index_dir)
     generation = _run(lambda: rollback(settings))
     click.echo(f"now serving {generation}")
 
@@ -344,6 +357,8 @@ def eval_command(
     from index.evaluate import run_evaluation
 
     settings = _settings(ctx, docs_dir=docs_dir, embedder=embedder, answerer=answerer)
+    # The throwaway index goes to the temporary folder.
+    _writes(ctx, Path(tempfile.gettempdir()), settings.cache_dir, details and details.parent)
     report = _run(
         lambda: run_evaluation(
             settings, qa_path, baseline=not no_baseline, details_path=details, reading=reading
@@ -412,6 +427,7 @@ def bench(
 ) -> None:
     """Latency, build, rebuild and scaling benchmarks on this machine."""
     settings = _settings(ctx, docs_dir=docs_dir)
+    _writes(ctx, work_dir if archive_sizes else Path(tempfile.gettempdir()), settings.cache_dir)
     if archive_sizes:
         _bench_archive(
             settings,

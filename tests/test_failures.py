@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import errno
+import os
+import sqlite3
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from index.cli import main
 from index.errors import BuildBusyError, IndexNotFoundError, InputError
 from index.failures import (
     EXIT_DATA,
@@ -100,3 +105,86 @@ def test_one_line_collapses_and_escapes() -> None:
 def test_one_line_escapes_bidi_controls_in_a_path() -> None:
     message = describe_failure(OSError(errno.ENOSPC, "No space left", "/srv/\u202eexe.txt")).message
     assert "\u202e" not in message and "/srv/\\u202eexe.txt" in message
+
+
+# What a full disk raises where no file is named: a plain write(), numpy's tofile (np.save),
+# SQLite. The failing command names the folders it writes, and the message names them.
+UNNAMED_DISK_FULL = [
+    OSError(errno.ENOSPC, "No space left on device"),
+    OSError(errno.EDQUOT, None),
+    OSError("100000 requested and 8176 written"),
+    sqlite3.OperationalError("database or disk is full"),
+]
+
+
+@pytest.mark.parametrize("exc", UNNAMED_DISK_FULL, ids=["write", "quota", "np.save", "sqlite"])
+def test_disk_full_without_a_file_names_the_folder_written_and_the_cause(
+    exc: Exception, tmp_path: Path
+) -> None:
+    failure = describe_failure(exc, writing=[tmp_path / "index"])
+    assert failure.exit_status == EXIT_IO
+    assert failure.message.startswith("disk full under ")
+    assert str(tmp_path / "index") in failure.message
+    cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else None
+    cause = cause or (os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else None)
+    assert (cause or str(exc)) in failure.message
+
+
+def test_disk_full_names_the_fullest_of_the_folders_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full, roomy = tmp_path / "index", tmp_path / "cache"
+    full.mkdir()
+    roomy.mkdir()
+    real = os.statvfs
+
+    def free_space(path: str) -> object:
+        stat = real(path)
+        if Path(path) == roomy:
+            return stat
+        fields = list(stat)
+        fields[4] = 0  # f_bavail
+        return os.statvfs_result(fields)
+
+    monkeypatch.setattr(os, "statvfs", free_space)
+    message = describe_failure(OSError(errno.ENOSPC, "No space"), writing=[roomy, full]).message
+    assert f"under {full} (" in message and str(roomy) not in message
+
+
+def test_read_only_without_a_file_names_the_read_only_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen, writable = tmp_path / "index", tmp_path / "cache"
+    frozen.mkdir()
+    writable.mkdir()
+    real = os.statvfs
+
+    def flags(path: str) -> object:
+        fields = list(real(path))
+        if Path(path) == frozen:
+            fields[8] |= os.ST_RDONLY  # f_flag
+        return os.statvfs_result(fields)
+
+    monkeypatch.setattr(os, "statvfs", flags)
+    failure = describe_failure(OSError(errno.EROFS, "Read-only"), writing=[writable, frozen])
+    assert failure.exit_status == EXIT_READ_ONLY
+    assert str(frozen) in failure.message and str(writable) not in failure.message
+
+
+def test_a_named_file_wins_over_the_folders_and_an_errno_alone_still_gives_the_cause() -> None:
+    failure = describe_failure(OSError(errno.ENOSPC, None, "/srv/x.npy"), writing=[Path("/srv")])
+    assert failure.message == f"disk full at /srv/x.npy ({os.strerror(errno.ENOSPC)})"
+    assert describe_failure(OSError("odd")).message == "input/output error (odd)"
+
+
+def test_the_cli_names_the_folder_a_full_disk_stopped_it_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(settings: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")  # a plain write(): no file
+
+    monkeypatch.setattr("index.backends.factory.rollback", full)
+    index_dir = tmp_path / "index"
+    ran = CliRunner().invoke(main, ["index", "rollback", "--index", str(index_dir)])
+    assert ran.exit_code == EXIT_IO
+    assert ran.stderr == f"Error: disk full under {index_dir} (No space left on device)\n"
