@@ -5,17 +5,21 @@ back from them is most of a daily build. So each build also leaves its arrays he
 numpy files keyed by text hash, and the next build reads them memory-mapped for every text
 the last one had and asks the caches only for the rest. Like the caches it only saves time:
 a text whose hash is not here, another embedder, a term table that changed or IVF centroids
-that changed, and the caches (or the work itself) answer instead.
+that changed, and the caches (or the work itself) answer instead. Each array's checksum is kept
+with it and checked before its first use (vectors are also checked to be finite), so a damaged
+array is passed over with a warning, never reused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,15 @@ log = logging.getLogger(__name__)
 
 LAST_BUILD = "last-build"
 META = "meta.json"
-FORMAT = 1
+# 2: every array's checksum in the meta (a format-1 folder has none and is not read).
+FORMAT = 2
+# The lock file in a build's staging folder, held while the build that writes it lives.
+OWNER = ".owner"
+# A staging folder without an owner file (its build died between making the folder and
+# locking it) is collected once this old: by then no live build is still writing into it.
+STALE_AFTER_S = 6 * 3600.0
+# Bytes checksummed (and checked finite) at a time: an archive's vectors are not copied whole.
+CHECK_BLOCK_BYTES = 16 << 20
 CHUNK_TEXTS = "chunks"
 ARTICLE_TEXTS = "articles"
 PINYIN = "pinyin"
@@ -83,7 +95,23 @@ def copy_rows(source: npt.NDArray[Any], rows: Rows, target: npt.NDArray[Any], at
 
 
 def _digest(array: npt.NDArray[Any]) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    digest, _ = _scan(array, finite=False)
+    return digest
+
+
+def _scan(array: npt.NDArray[Any], finite: bool) -> tuple[str, bool]:
+    """The sha256 of an array's type, shape and values; and, with `finite`, whether every
+    value is finite (one pass, a block at a time, over a memory-mapped file)."""
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    flat = np.ascontiguousarray(array).reshape(-1)
+    step = max(1, CHECK_BLOCK_BYTES // max(array.itemsize, 1))
+    whole = True
+    for start in range(0, len(flat), step):
+        block = flat[start : start + step]
+        digest.update(block.view(np.uint8).data)
+        if finite and whole:
+            whole = bool(np.isfinite(block).all())
+    return digest.hexdigest(), whole
 
 
 def _decoded(array: npt.NDArray[Any]) -> list[str]:
@@ -102,6 +130,8 @@ class LastBuild:
         self.directory = directory
         self.meta = meta
         self._rows: dict[str, tuple[Keys, Rows]] = {}
+        # Each array once checked against its checksum: the array, or None when damaged.
+        self._checked: dict[str, npt.NDArray[Any] | None] = {}
         # The last answer of `rows` per kind of text: a build asks it for the same chunk keys
         # for their vectors, their IVF lists and their analyses.
         self._found: dict[str, tuple[Keys, Rows]] = {}
@@ -118,8 +148,33 @@ class LastBuild:
         return cls(directory, meta)
 
     def _load(self, name: str) -> npt.NDArray[Any]:
-        array: npt.NDArray[Any] = np.load(self.directory / f"{name}.npy", mmap_mode="r")
-        return array
+        """The array `name`, memory-mapped, once its checksum held (and, for floats, every
+        value is finite); ValueError when it did not."""
+        if name in self._checked:
+            checked = self._checked[name]
+            if checked is None:
+                raise ValueError(f"{name} is damaged")
+            return checked
+        try:
+            array: npt.NDArray[Any] = np.load(self.directory / f"{name}.npy", mmap_mode="r")
+        except FileNotFoundError:
+            raise  # not kept by that build (IVF lists of a flat index, counts): no warning
+        except (OSError, ValueError) as exc:
+            self._damaged(name, f"unreadable: {exc}")
+            raise ValueError(f"{name} is damaged") from exc
+        digest, finite = _scan(array, finite=array.dtype.kind in "fc")
+        if self.meta.get(f"{name}.sha256") != digest:
+            self._damaged(name, "its checksum does not match")
+        elif not finite:
+            self._damaged(name, "it holds values that are not finite (NaN or infinity)")
+        else:
+            self._checked[name] = array
+            return array
+        raise ValueError(f"{name} is damaged")
+
+    def _damaged(self, name: str, why: str) -> None:
+        self._checked[name] = None
+        log.warning("last build's %s in %s is not reused: %s", name, self.directory, why)
 
     def rows(self, texts: str, keys: Keys) -> Rows:
         """The row here of each key's text among `texts` (chunks or articles); -1 if absent.
@@ -139,7 +194,7 @@ class LastBuild:
                 self._rows[texts] = mine, np.argsort(mine, kind="stable")
             mine, order = self._rows[texts]
         except (OSError, ValueError) as exc:
-            log.info("last build's %s keys unreadable (%s); using the caches", texts, exc)
+            log.info("last build's %s keys not used (%s); using the caches", texts, exc)
             return np.full(len(keys), -1, dtype=np.int64)
         if not len(mine):
             return np.full(len(keys), -1, dtype=np.int64)
@@ -189,7 +244,7 @@ class LastBuild:
     def strings(self, name: str) -> list[str] | None:
         """Strings kept by `LastBuildWriter.save_joined`, when whole (their checksum holds)."""
         array = self._array(name)
-        if array is None or self.meta.get(f"{name}.sha256") != _digest(array):
+        if array is None:
             return None
         try:
             return _decoded(array)
@@ -198,11 +253,7 @@ class LastBuild:
 
     def has_pinyin(self) -> bool:
         """Whether the last build's pinyin arrays are here and whole."""
-        return all(
-            (array := self._array(f"{PINYIN}.{part}")) is not None
-            and self.meta.get(f"{PINYIN}.{part}.sha256") == _digest(array)
-            for part in ("words", "keys")
-        )
+        return all(self._array(f"{PINYIN}.{part}") is not None for part in ("words", "keys"))
 
     def pinyin(self, words: Sequence[str]) -> dict[str, str]:
         """The pinyin keys the last build's lexicon had for any of `words`."""
@@ -232,27 +283,35 @@ class LastBuildWriter:
         self.cache_dir = cache_dir
         self.meta: dict[str, Any] = {"format": FORMAT}
         self.directory: Path | None = None
+        self._owner: int | None = None
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
+            collect_stale(cache_dir)
             self.directory = cache_dir / f".{LAST_BUILD}-{os.urandom(6).hex()}"
             self.directory.mkdir()
+            # Held until commit or discard; the kernel lets go of it when this process dies,
+            # which is how a later build tells this folder from a killed build's.
+            self._owner = os.open(self.directory / OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._owner, fcntl.LOCK_EX)
         except OSError as exc:
             log.info("cannot keep this build's arrays (%s)", exc)
-            self.directory = None
+            self.discard()
 
     def save(self, name: str, array: npt.NDArray[Any]) -> None:
+        """Keep `array` and its checksum (checked before the next build uses it)."""
         if self.directory is None:
             return
         try:
-            np.save(self.directory / f"{name}.npy", np.asarray(array))
+            array = np.asarray(array)
+            np.save(self.directory / f"{name}.npy", array)
+            self.meta[f"{name}.sha256"] = _digest(array)
         except OSError as exc:
             log.info("cannot keep this build's arrays (%s)", exc)
             self.discard()
 
     def save_joined(self, name: str, joined: npt.NDArray[np.uint8] | None) -> None:
-        """Strings as `joined_strings` joins them, kept with their checksum (`strings`)."""
+        """Strings as `joined_strings` joins them (`strings` reads them back)."""
         if joined is not None:
-            self.meta[f"{name}.sha256"] = _digest(joined)
             self.save(name, joined)
 
     def save_pinyin(self, keys: dict[str, str]) -> None:
@@ -282,6 +341,8 @@ class LastBuildWriter:
         aside = self.cache_dir / f".{LAST_BUILD}-old-{os.urandom(6).hex()}"
         try:
             (self.directory / META).write_text(json.dumps(self.meta), "utf-8")
+            # Still locked: a folder without its owner file is left alone for hours.
+            (self.directory / OWNER).unlink()
             with contextlib.suppress(FileNotFoundError):
                 target.rename(aside)
             self.directory.rename(target)
@@ -290,8 +351,59 @@ class LastBuildWriter:
             self.discard()
         shutil.rmtree(aside, ignore_errors=True)
         self.directory = None
+        self._release()
 
     def discard(self) -> None:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
         self.directory = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._owner is not None:
+            os.close(self._owner)
+        self._owner = None
+
+
+def collect_stale(cache_dir: Path) -> list[Path]:
+    """Remove what builds that died left in `cache_dir` (a kill after embedding leaves an
+    archive's arrays in a staging folder); the folders removed.
+
+    Several index roots may share one cache folder (the default, ~/.cache/newsqa, is per user,
+    not per index), so one root's build lock says nothing of a build on another: a staging
+    folder goes only when no process holds its owner lock (its build is gone, whatever its
+    pid became) or, without an owner file, once `STALE_AFTER_S` old. A folder set aside by
+    `commit` is read by nobody and goes at once."""
+    removed: list[Path] = []
+    try:
+        entries = [e for e in cache_dir.iterdir() if e.name.startswith(f".{LAST_BUILD}-")]
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(f".{LAST_BUILD}-old-") or _abandoned(entry):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    if removed:
+        log.info("removed %d folder(s) left by builds that did not finish", len(removed))
+    return removed
+
+
+def _abandoned(staging: Path) -> bool:
+    """Whether no live build writes into `staging` (its owner lock is free, or it has no
+    owner file and is old); the lock is held for the instant of the check only."""
+    try:
+        owner = os.open(staging / OWNER, os.O_RDONLY)
+    except FileNotFoundError:
+        try:
+            return time.time() - staging.stat().st_mtime > STALE_AFTER_S
+        except OSError:
+            return False
+    except OSError:
+        return False
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: its build is alive
+    finally:
+        os.close(owner)
+    return True

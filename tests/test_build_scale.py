@@ -17,7 +17,7 @@ import pytest
 from index import analysis, crosslingual, embedding
 from index.archive import archive_sources, write_archive
 from index.build import BuildSummary, _unpack_page, build_generation
-from index.reuse import LAST_BUILD, LastBuild, LastBuildWriter, copy_rows
+from index.reuse import LAST_BUILD, LastBuild, LastBuildWriter, _digest, copy_rows
 from index.settings import Settings
 from index.store import MANIFEST
 from tests.fakes import HashingEmbedder
@@ -140,6 +140,24 @@ def test_a_daily_build_reads_the_last_builds_arrays_and_survives_their_damage(
     again = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
     full = build(docs, tmp_path / "full", jobs=1, embedder=HashingEmbedder())
     assert artifacts(again) == artifacts(full)
+
+
+def test_nan_vectors_in_the_last_build_are_embedded_afresh_not_reused(
+    archive: Path, tmp_path: Path
+) -> None:
+    docs, first = _first_build(archive, tmp_path)
+    cache = tmp_path / "daily" / "cache"
+    (cache / "embeddings.sqlite").unlink()  # the arrays are all that could lend vectors
+    last = cache / LAST_BUILD
+    vectors = np.load(last / "vectors.npy")
+    vectors[::10] = np.nan
+    np.save(last / "vectors.npy", vectors)
+    # With its checksum made to match: the NaN came from the model, not from the disk.
+    meta = json.loads((last / "meta.json").read_text("utf-8"))
+    (last / "meta.json").write_text(json.dumps({**meta, "vectors.sha256": _digest(vectors)}))
+    again = build(docs, tmp_path / "daily", jobs=1, embedder=HashingEmbedder())
+    assert again.embedded == again.chunks
+    assert artifacts(again) == artifacts(first)
 
 
 def test_a_damaged_page_in_the_page_cache_is_cut_afresh(archive: Path, tmp_path: Path) -> None:
