@@ -94,6 +94,7 @@ from index.reuse import (
     vectors_digest,
 )
 from index.settings import Settings
+from index.sqlite_cache import check_cache_dir
 from index.store import (
     CURRENT,
     SCHEMA_VERSION,
@@ -538,6 +539,7 @@ def build_generation(
 ) -> BuildSummary:
     """Build from `settings.docs_dir` into a new generation under `settings.index_dir`, or into
     the engine NEWSQA_BACKEND names."""
+    check_cache_dir(settings.cache_dir)
     if not backend_spec(settings).embedded:
         from index.backends.building import build_into_backend
 

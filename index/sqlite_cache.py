@@ -3,12 +3,18 @@ aside when corrupt, skipped with a warning when locked, so a cache never stops a
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+from index.errors import BuildError
+from index.failures import DISK_FULL, EXIT_IO, EXIT_NO_PERMISSION, EXIT_READ_ONLY, PERMISSION
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,42 @@ def connect_checked(path: Path, schema: str, lock_timeout_s: float) -> sqlite3.C
         db.close()
         raise
     return db
+
+
+class CacheDirError(BuildError):
+    """The cache folder cannot be written: refused before a build does any work."""
+
+    def __init__(self, message: str, exit_status: int) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def check_cache_dir(cache_dir: Path) -> None:
+    """Make sure the build can write `cache_dir` (NEWSQA_CACHE_DIR), or raise CacheDirError
+    naming it and the cause. A corrupt or locked cache file only costs time, but a cache
+    folder that is a file or cannot be written would fail the build after it embedded
+    everything, so it is tried first, by making and removing a file in it."""
+    where = f"cache folder {cache_dir} (NEWSQA_CACHE_DIR)"
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise CacheDirError(f"{where} is a file, not a folder", EXIT_IO)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".writable-", dir=cache_dir)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno == errno.EROFS:
+            raise CacheDirError(f"{where} is on a read-only filesystem", EXIT_READ_ONLY) from exc
+        if exc.errno in PERMISSION:
+            raise CacheDirError(f"{where} cannot be written: {reason}", EXIT_NO_PERMISSION) from exc
+        if exc.errno in DISK_FULL:
+            raise CacheDirError(f"{where}: disk full ({reason})", EXIT_IO) from exc
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            raise CacheDirError(
+                f"{where}: a part of the path is a file ({reason})", EXIT_IO
+            ) from exc
+        raise CacheDirError(f"{where} cannot be written: {reason}", EXIT_IO) from exc
 
 
 def open_cache(make: Callable[[], T], path: Path, what: str, lock_timeout_s: float) -> T | None:
