@@ -8,7 +8,6 @@ where it stopped and a daily build only works on the stories that are new.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -16,7 +15,7 @@ import pickle
 import shutil
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -75,7 +74,13 @@ from index.embedding import (
     embedder_for,
     text_key,
 )
-from index.errors import BuildBusyError, BuildError, NewsqaError
+from index.errors import BuildError, NewsqaError
+from index.generation import ARTICLE_BM25_DIR as ARTICLE_BM25_DIR
+from index.generation import CHUNK_BM25_DIR as CHUNK_BM25_DIR
+from index.generation import DENSE_FILE as DENSE_FILE
+from index.generation import GENERATION_FILES as GENERATION_FILES
+from index.generation import LEXICON_FILE as LEXICON_FILE
+from index.generation import open_generation
 from index.lexical import BaseStatistics, write_bm25
 from index.loading import LoadReport, load_pages
 from index.models import Article, Chunk, Page
@@ -96,10 +101,12 @@ from index.reuse import (
 from index.settings import Settings
 from index.sqlite_cache import check_cache_dir
 from index.store import (
-    CURRENT,
     SCHEMA_VERSION,
     Manifest,
     artifact_hashes,
+    build_lock,
+    check_switchable,
+    current_directory,
     file_sha256,
     new_generation_id,
     prune_generations,
@@ -110,19 +117,6 @@ from index.store import (
 
 log = logging.getLogger(__name__)
 
-LEXICON_FILE = "crosslingual.json"
-DENSE_FILE = "dense.faiss"
-CHUNK_BM25_DIR = "bm25_chunks"
-ARTICLE_BM25_DIR = "bm25_articles"
-# What a generation must hold, each covered by a checksum in its manifest.
-GENERATION_FILES = (
-    DENSE_FILE,
-    CHUNK_BM25_DIR,
-    ARTICLE_BM25_DIR,
-    CHUNKS_FILE,
-    ARTICLES_FILE,
-    LEXICON_FILE,
-)
 LEAD_CHARS = 40
 # What the indexing bar counts: dense index, two BM25 indexes, lexicon, files, publishing.
 INDEX_STEPS = 6
@@ -227,21 +221,6 @@ def article_lead(article: Article) -> str:
 
 def article_document(article: Article) -> str:
     return f"{article.headline}\n{article.text}"
-
-
-@contextmanager
-def build_lock(index_root: Path) -> Iterator[None]:
-    """One build at a time per index root (a timer and an operator may start one together)."""
-    index_root.mkdir(parents=True, exist_ok=True)
-    with (index_root / ".build.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise BuildBusyError(f"another build is running on {index_root}") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -547,6 +526,10 @@ def build_generation(
     settings = settings.model_copy(update={"index_dir": index_root(settings)})
     started = time.perf_counter()
     check_docs_dir(settings.docs_dir)
+    try:
+        check_switchable(settings.index_dir)
+    except NewsqaError as exc:
+        raise BuildError(str(exc)) from exc
     timer = StageTimer()
     analysed = AnalysisStats()
     jobs = resolve_jobs(settings.build_jobs)
@@ -686,7 +669,7 @@ def build_generation(
                     PAGE_CODE: page_code_version(settings),
                 },
             )
-            final = publish_generation(settings.index_dir, staging, manifest)
+            final = publish_generation(settings.index_dir, staging, manifest, check=loads(settings))
             keep.commit()
             bar.update()
         except BaseException:
@@ -700,6 +683,20 @@ def build_generation(
     summary = BuildSummary.of(manifest, final, embedded, analysed.computed, started, timer)
     log.info("built %s: %d chunks", summary.generation, summary.chunks)
     return summary
+
+
+def loads(settings: Settings) -> Callable[[Path], None]:
+    """The check a generation passes before `current` switches to it: it opens as the
+    serving side opens it (checksums, every index file, counts), else the build fails and
+    the serving generation stays."""
+
+    def check(directory: Path) -> None:
+        try:
+            open_generation(directory, settings.search_threads)
+        except NewsqaError as exc:
+            raise BuildError(f"the new generation does not load, not published: {exc}") from exc
+
+    return check
 
 
 def new_manifest(
@@ -753,10 +750,12 @@ def reusable_ivf(
     """The serving generation's IVF index, to lend its trained centroids to this build, and
     the archive size they were trained at; (None, count) when this build trains afresh: a flat
     index, another embedder or index type, or an archive grown past RETRAIN_GROWTH."""
-    if index_type == FLAT or not (index_dir / CURRENT).exists():
+    if index_type == FLAT:
         return None, count
-    current = (index_dir / CURRENT).resolve()
     try:
+        current = current_directory(index_dir)
+        if current is None:
+            return None, count
         manifest = read_manifest(current)
         trained_on = int(manifest.settings.get(IVF_TRAINED_AT, 0))
         fits = (

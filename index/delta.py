@@ -30,6 +30,7 @@ from index.build import (
     ARTICLE_BM25_DIR,
     CHUNK_BM25_DIR,
     DENSE_FILE,
+    GENERATION_FILES,
     LEXICON_FILE,
     PAGE_CODE,
     WARM_POOL_CHUNKS,
@@ -40,6 +41,7 @@ from index.build import (
     embed_chunks,
     finish_lexicon,
     lexicon_job,
+    loads,
     new_manifest,
     open_analysis_cache,
     page_code_version,
@@ -48,7 +50,7 @@ from index.build import (
 from index.corpus import write_corpus
 from index.dense import build_dense_index, choose_index_type, save_dense_index
 from index.embedding import Embedder, embedder_for, text_key
-from index.errors import NewsqaError
+from index.errors import BuildError, NewsqaError
 from index.lexical import BaseStatistics, LexicalIndex
 from index.loading import LoadReport
 from index.models import Page
@@ -56,14 +58,14 @@ from index.parallel import ShardPool
 from index.segments import DELTA_DIR, SEGMENTS
 from index.settings import Settings
 from index.store import (
-    CURRENT,
     SCHEMA_VERSION,
     Manifest,
     artifact_hashes,
+    current_directory,
     prune_generations,
     publish_generation,
-    read_manifest,
     staging_directory,
+    validate_generation,
 )
 
 log = logging.getLogger(__name__)
@@ -87,13 +89,17 @@ class DeltaPlan:
 
 def plan_delta(settings: Settings, report: LoadReport) -> DeltaPlan | None:
     """The delta build these stories allow, or None (a full build): see the module's rules."""
-    if settings.delta_max_share <= 0 or not (settings.index_dir / CURRENT).exists():
+    if settings.delta_max_share <= 0:
         return None
-    current = (settings.index_dir / CURRENT).resolve()
     try:
-        manifest = read_manifest(current)
+        current = current_directory(settings.index_dir)
+        if current is None:
+            return None
+        # The base's files are hardlinked into the new generation as they are: only a base
+        # that loads may lend them (checksums, as loading checks them).
+        manifest = validate_generation(current, required=GENERATION_FILES)
     except NewsqaError as exc:
-        log.info("full build: the serving generation cannot be a base (%s)", exc)
+        log.warning("full build: the serving generation cannot be a base (%s)", exc)
         return None
     segments: dict[str, Any] = manifest.settings.get(SEGMENTS) or {}
     delta_files = set(segments.get("delta_files", ()))
@@ -271,7 +277,11 @@ def _build_into(
             },
         },
     )
-    final = publish_generation(settings.index_dir, staging, manifest)
+    try:
+        final = publish_generation(settings.index_dir, staging, manifest, check=loads(settings))
+    except BuildError as exc:
+        log.warning("full build: %s", exc)
+        return None
     log.info("built %s: %d new chunks beside %d", manifest.generation, len(chunks), total)
     return BuildSummary.of(
         manifest, final, embedded, stats.computed, started, timer, delta_chunks=len(chunks)

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from index.answer import extract_answer, should_abstain
 from index.backends.uri import backend_spec, index_root
-from index.build import (
-    ARTICLE_BM25_DIR,
-    ARTICLES_FILE,
-    CHUNK_BM25_DIR,
-    CHUNKS_FILE,
-    DENSE_FILE,
-    GENERATION_FILES,
-    LEXICON_FILE,
-)
-from index.corpus import (
-    LOOKUPS_DIR,
-    Corpus,
-    MappedCorpus,
-    MemoryCorpus,
-    article_from_json,
-    chunk_article_rows,
-)
-from index.crosslingual import CrossLingualLexicon
-from index.dense import load_dense_index
+from index.corpus import Corpus, article_from_json
 from index.embedding import Embedder, embedder_for
 from index.errors import EmbedderError, IndexInvalidError, IndexNotFoundError
-from index.lexical import Lexical, LexicalIndex
+from index.generation import open_generation
 from index.models import (
     AnswerSpan,
     Chunk,
@@ -49,9 +28,8 @@ from index.question import has_latin_words, normalize_question
 from index.quoting import in_paragraph, quote_span
 from index.reader.agreement import Verdict
 from index.search import HybridSearcher, Searcher
-from index.segments import DELTA_DIR, SEGMENTS, SegmentedCorpus, SegmentedDense, SegmentedLexical
 from index.settings import Settings
-from index.store import CURRENT, Manifest, generation_dirs, validate_generation
+from index.store import Manifest, current_directory, generation_dirs
 from index.topic import CorpusWords, topic_words
 
 if TYPE_CHECKING:  # the reader imports torch: only engines that use it pay for that
@@ -366,7 +344,8 @@ def load_generation(
     reader: PassageReader | None = None,
 ) -> Engine:
     """Validate and load one generation directory; raise IndexInvalidError with the reason."""
-    manifest = validate_generation(path, required=GENERATION_FILES)
+    opened = open_generation(path, settings.search_threads)
+    manifest = opened.manifest
     if embedder is None:
         embedder = _configured_embedder(settings)
     if reader is None:
@@ -377,91 +356,23 @@ def load_generation(
             f"({manifest.dimension}-d) but {embedder.id!r} ({embedder.dimension}-d) is "
             "configured; rebuild or set NEWSQA_EMBEDDER to match"
         )
-    try:
-        if SEGMENTS in manifest.settings:
-            corpus, rows, dense, chunk_lexical, article_lexical, lexicon = _open_segments(
-                path, settings
-            )
-        else:
-            corpus, rows = _open_corpus(path)
-            dense, chunk_lexical, article_lexical, lexicon = _open_indexes(path, settings)
-    # A malformed line (wrong types, missing keys) is refused like any corrupt artifact.
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        IndexError,
-        TypeError,
-        AttributeError,
-        RuntimeError,
-    ) as exc:
-        raise IndexInvalidError(f"{path.name}: cannot read index files: {exc!r}") from exc
-    counts = {len(corpus), dense.ntotal, chunk_lexical.num_docs, len(rows)}
-    if counts != {manifest.chunks} or article_lexical.num_docs != manifest.articles:
-        raise IndexInvalidError(f"{path.name}: chunk counts disagree with the manifest")
     searcher = HybridSearcher(
-        corpus=corpus,
-        chunk_articles=rows,
-        dense_index=dense,
-        chunk_lexical=chunk_lexical,
-        article_lexical=article_lexical,
+        corpus=opened.corpus,
+        chunk_articles=opened.chunk_articles,
+        dense_index=opened.dense,
+        chunk_lexical=opened.chunk_lexical,
+        article_lexical=opened.article_lexical,
         embedder=embedder,
-        lexicon=lexicon,
+        lexicon=opened.lexicon,
     )
     return Engine(
         manifest=manifest,
         path=path,
         searcher=searcher,
-        corpus=corpus,
+        corpus=opened.corpus,
         settings=settings,
         reader=reader,
     )
-
-
-def _open_indexes(
-    directory: Path, settings: Settings
-) -> tuple[Any, LexicalIndex, LexicalIndex, CrossLingualLexicon]:
-    """A generation's (or a delta segment's) FAISS index, chunk and article BM25, lexicon."""
-    return (
-        load_dense_index(directory / DENSE_FILE, threads=settings.search_threads),
-        LexicalIndex(directory / CHUNK_BM25_DIR),
-        LexicalIndex(directory / ARTICLE_BM25_DIR),
-        CrossLingualLexicon.load(directory / LEXICON_FILE),
-    )
-
-
-def _open_segments(
-    path: Path, settings: Settings
-) -> tuple[Corpus, np.ndarray, Any, Lexical, Lexical, CrossLingualLexicon]:
-    """A delta build's generation: its base's files and `delta/` served as one."""
-    delta = path / DELTA_DIR
-    corpus = SegmentedCorpus(MappedCorpus(path), MappedCorpus(delta))
-    base, new = _open_indexes(path, settings), _open_indexes(delta, settings)
-    return (
-        corpus,
-        corpus.chunk_articles,
-        SegmentedDense(base[0], new[0]),
-        SegmentedLexical(base[1], new[1]),
-        SegmentedLexical(base[2], new[2]),
-        base[3].merged_with(new[3]),
-    )
-
-
-def _open_corpus(path: Path) -> tuple[Corpus, np.ndarray]:
-    """The generation's chunk store, memory-mapped; a generation from before the lookups
-    existed is read into memory whole, as it always was."""
-    if (path / LOOKUPS_DIR).is_dir():
-        mapped = MappedCorpus(path)
-        return mapped, mapped.chunk_articles
-    chunks = [
-        Chunk.from_json(json.loads(line))
-        for line in (path / CHUNKS_FILE).read_text("utf-8").splitlines()
-    ]
-    articles = [
-        article_from_json(json.loads(line))
-        for line in (path / ARTICLES_FILE).read_text("utf-8").splitlines()
-    ]
-    return MemoryCorpus(chunks, articles), chunk_article_rows(chunks, articles)
 
 
 # The name the Milvus engine imports.
@@ -478,12 +389,14 @@ def load_engine(
 
         return load_backend_engine(settings, embedder or _configured_embedder(settings))
     root = index_root(settings)
-    current = root / CURRENT
     candidates: list[Path] = []
-    if current.exists():
+    try:
+        current = current_directory(root)
+    except IndexInvalidError as exc:
+        log.error("refusing %s", exc)
+        current = None
+    if current is not None:
         candidates.append(current.resolve())
-    elif current.is_symlink():
-        log.error("refusing %s: it points to %s, which does not exist", current, current.readlink())
     if fallback:
         candidates += [d for d in generation_dirs(root) if d.resolve() not in candidates]
     if not candidates:
@@ -499,7 +412,7 @@ def load_engine(
             log.error("refusing index generation %s: %s", path.name, exc)
             errors.append(str(exc))
             continue
-        if errors or not current.exists():
+        if errors or current is None:
             log.warning("serving older generation %s instead", path.name)
         return engine
     raise IndexInvalidError("no usable index generation: " + "; ".join(errors))

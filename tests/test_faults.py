@@ -199,7 +199,7 @@ def test_docs_pointing_at_a_file_says_so(env: dict[str, str], old: str) -> None:
 def test_a_second_build_while_one_runs_is_a_temporary_failure(
     env: dict[str, str], old: str
 ) -> None:
-    from index.build import build_lock
+    from index.store import build_lock
 
     with build_lock(Path(env["NEWSQA_INDEX_DIR"])):
         failed = newsqa(env, "index", "build", "--quiet")

@@ -20,7 +20,6 @@ from index.build import (
     BuildSummary,
     PreparedCorpus,
     article_document,
-    build_lock,
     check_docs_dir,
     chunk_article_rows,
     prepare_corpus,
@@ -29,7 +28,7 @@ from index.crosslingual import CrossLingualLexicon, corpus_words_and_pairs
 from index.embedding import Embedder
 from index.models import Article, Chunk
 from index.settings import Settings
-from index.store import SCHEMA_VERSION
+from index.store import SCHEMA_VERSION, build_lock
 
 log = logging.getLogger(__name__)
 
