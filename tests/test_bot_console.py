@@ -38,14 +38,14 @@ def test_wording_follows_the_question_and_odd_input_is_polite() -> None:
     assert "no longer in the index" in out
 
 
-def test_missing_index_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_index_goes_up_to_the_cli() -> None:
+    """The CLI turns it into its one `Error:` line and exit 1 (tests/test_exit_codes.py)."""
+
     def missing(settings: Settings) -> FakeEngine:
         raise IndexNotFoundError("no index under .newsqa/index; run `newsqa index build`")
 
-    with pytest.raises(SystemExit) as exited:
+    with pytest.raises(IndexNotFoundError):
         chat(Settings(), stdin=io.StringIO(""), stdout=io.StringIO(), load=missing)
-    assert exited.value.code == 1
-    assert capsys.readouterr().err.strip().count("\n") == 0
 
 
 def test_escape_sequences_in_stories_are_shown_not_obeyed() -> None:
