@@ -4,7 +4,6 @@ defensively, `current` stays inside its root and rollback waits for no build."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import stat
@@ -195,13 +194,14 @@ def test_a_generation_that_does_not_load_is_never_published(
     assert not list((settings.index_dir / GENERATIONS).glob(".staging-*"))
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
 MALFORMED = {
-    "an overflowing count": lambda m: m.replace('"chunks": ', '"chunks": 1e400, "x": '),
-    "deep nesting": lambda m: m.replace('"settings": {', '"settings": {"deep": ' + "[" * 100_000 + "]" * 100_000 + ", ", 1),
-    "segments that are a string": lambda m: m.replace('"settings": {', '"settings": {"segments": "x", ', 1),
-    "a count that is text": lambda m: m.replace('"articles": ', '"articles": "many", "y": '),
-    "files that are a list": lambda m: m.replace('"files": {', '"files": [], "z": {', 1),
-}  # fmt: skip
+    "an overflowing count": ('"chunks": ', '"chunks": 1e400, "x": '),
+    "deep nesting": ('"settings": {', '"settings": {"deep": ' + DEEP + ", "),
+    "segments that are a string": ('"settings": {', '"settings": {"segments": "x", '),
+    "a count that is text": ('"articles": ', '"articles": "many", "y": '),
+    "files that are a list": ('"files": {', '"files": [], "z": {'),
+}
 
 
 @pytest.mark.parametrize("damage", sorted(MALFORMED))
@@ -212,7 +212,8 @@ def test_a_malformed_manifest_is_a_refused_generation_and_a_build_repairs_it(
     newer = _build(settings)
     manifest = newer / MANIFEST
     manifest.chmod(0o644)
-    manifest.write_text(MALFORMED[damage](manifest.read_text("utf-8")), "utf-8")
+    was, now = MALFORMED[damage]
+    manifest.write_text(manifest.read_text("utf-8").replace(was, now, 1), "utf-8")
     with pytest.raises(IndexInvalidError, match=newer.name):
         validate_generation(newer)
     assert [info.generation for _, info in list_generations(settings.index_dir)] == [older.name]
