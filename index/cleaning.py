@@ -41,6 +41,7 @@ MIN_CONTAINED_CHARS = 10
 SENTENCE_END = "。！？!?…；;"
 CLOSING_MARKS = "”’」』）)》】"
 KICKER_ENDINGS = ("：", ":", "——", "—")
+KICKER_TAIL_CHARS = max(map(len, KICKER_ENDINGS))
 BRACKET_PAIRS = (("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("(", ")"), ("（", "）"))
 
 BLANK_LINE = re.compile(r"\n\s*\n")
@@ -53,8 +54,13 @@ SENTENCE_PUNCTUATION = re.compile(r"[。！？!?；;…]")
 MAX_NOTE_CHARS = 12
 TRAILING_NOTE = re.compile(rf"[(（][^()（）]{{1,{MAX_NOTE_CHARS}}}[)）]$")
 NOTE_SPAN = MAX_NOTE_CHARS + 2
-# Final characters of a paragraph read to tell whether it ends a sentence (see `ends_sentence`).
+# Final characters of a paragraph read to tell whether it ends a sentence (`decision_tail`):
+# spaces, a note and closing marks, each run shortened to these lengths, then one character.
+MAX_SPACE_RUN = MAX_NOTE_CHARS + 1
+MAX_CLOSER_RUN = NOTE_SPAN + 1
 TAIL_CHARS = 64
+SPACE_RUN = re.compile(rf"\s{{{MAX_SPACE_RUN + 1},}}")
+CLOSER_RUN = re.compile(f"[{re.escape(CLOSING_MARKS)}]{{{MAX_CLOSER_RUN + 1},}}")
 BYLINE = re.compile(
     r"^(?:本[报報])?(?:特约|特約|见习|見習)?(?:记者|記者|通讯员|通訊員)\s*[:：]?\s*[\u4e00-\u9fff·]"
 )
@@ -368,7 +374,7 @@ def compose_headline(group: Sequence[Block]) -> tuple[str, tuple[Block, ...]]:
     """Headline text from a headline group (kicker joined in), and the subtitle blocks."""
     if not group:
         return "", ()
-    split = next((i for i in range(1, len(group)) if is_subtitle(group, i)), len(group))
+    split = subtitle_start(group)
     head, subtitles = list(group[:split]), tuple(group[split:])
     marked = [block for block in head if block.level in (1, 2)]
     if not marked:
@@ -380,22 +386,33 @@ def compose_headline(group: Sequence[Block]) -> tuple[str, tuple[Block, ...]]:
     return join_headline_lines([block.text for block in marked]), subtitles
 
 
-def is_subtitle(group: Sequence[Block], i: int) -> bool:
-    """`——…` lines, and unmarked lines under a `#` headline, are subtitles."""
-    block = group[i]
-    under_marked = block.level not in (1, 2) and any(b.level in (1, 2) for b in group[:i])
-    return block.text.startswith("—") or under_marked
+def subtitle_start(group: Sequence[Block]) -> int:
+    """Where the subtitles begin (`len(group)` when none): the first line after the first that
+    starts with `——`, or that is unmarked under a `#`/`##` line above it.
+
+    One pass that remembers whether a marked line came before: a table of thousands of short
+    lines is one headline group, and rescanning the lines above each line grew with its square."""
+    marked_above = False
+    for i, block in enumerate(group):
+        marked = block.level in (1, 2)
+        if i and (block.text.startswith("—") or (marked_above and not marked)):
+            return i
+        marked_above = marked_above or marked
+    return len(group)
 
 
 def join_headline_lines(lines: Sequence[str]) -> str:
     """`亚东县堆纳乡：` + `走访察民情` → one line; parallel headline lines get a space. Spaces
     inside a line stay as written (a headline is quoted when it answers)."""
-    headline = ""
+    parts: list[str] = []
+    tail = ""  # the last characters joined so far, enough to see a kicker's ending
     for line in lines:
-        if headline and not headline.endswith(KICKER_ENDINGS):
-            headline += " "
-        headline += line
-    return headline.strip()
+        if tail and not tail.endswith(KICKER_ENDINGS):
+            parts.append(" ")
+            tail += " "
+        parts.append(line)
+        tail = (tail + line)[-KICKER_TAIL_CHARS:]
+    return "".join(parts).strip()
 
 
 # ---------------------------------------------------------------- articles
@@ -465,53 +482,64 @@ def inner_heading_pieces(group: Sequence[Block], *, subheads_allowed: bool) -> l
 def repair_breaks(pieces: Sequence[Piece]) -> list[Piece]:
     """Join a paragraph cut mid-sentence by a column break to its continuation.
 
-    Each repaired paragraph keeps the texts it is made of and is joined once at the end, so a
-    paragraph cut into n lines costs n, not n² (a story without sentence ends is one such)."""
+    Each repaired paragraph keeps the texts it is made of and is joined once at the end, and
+    whether it ends a sentence is read from a bounded tail kept beside it (`decision_tail`), so
+    a paragraph cut into n lines costs n, not n² (a story without sentence ends is one such;
+    a run of lines of closing marks another)."""
     repaired: list[Piece] = []
     parts: list[list[str]] = []  # the texts each repaired piece is joined from
+    tails: list[str] = []  # the decision tail of each repaired piece's joined text
     held: list[Piece] = []  # captions printed at the break, put back after the paragraph
+
+    def start(piece: Piece) -> None:
+        repaired.append(piece)
+        parts.append([piece.text])
+        tails.append(decision_tail("", piece.text))
+
     for piece in pieces:
         last = repaired[-1] if repaired else None
-        if last is not None and last.role in JOINABLE and not texts_end_sentence(parts[-1]):
+        if last is not None and last.role in JOINABLE and not ends_sentence(tails[-1]):
             if piece.role is Role.CAPTION:
                 held.append(piece)
                 continue
             if piece.role in JOINABLE:
                 repaired[-1] = replace(last, role=Role.BODY)
                 parts[-1].append(piece.text)
+                tails[-1] = decision_tail(tails[-1], piece.text)
                 continue
-        repaired.extend(held)
-        parts.extend([p.text] for p in held)
+        for kept in (*held, piece):
+            start(kept)
         held = []
-        repaired.append(piece)
-        parts.append([piece.text])
-    repaired.extend(held)
-    parts.extend([p.text] for p in held)
+    for kept in held:
+        start(kept)
     return [
         replace(p, text=join_cut_texts(texts)) for p, texts in zip(repaired, parts, strict=True)
     ]
 
 
-def texts_end_sentence(texts: Sequence[str]) -> bool:
-    """`ends_sentence` of the texts joined, read from the last `TAIL_CHARS` characters.
+def texts_end_sentence(texts: Iterable[str]) -> bool:
+    """`ends_sentence` of the texts joined, read from their decision tail."""
+    tail = ""
+    for text in texts:
+        tail = decision_tail(tail, text)
+    return ends_sentence(tail)
 
-    The whole text is joined only when those are all spaces, closing marks or a note."""
-    tail: list[str] = []
-    size = 0
-    whole = True
-    for text in reversed(texts):
-        if size >= TAIL_CHARS:
-            whole = False
-            break
-        kept = text[size - TAIL_CHARS :]
-        whole = whole and len(kept) == len(text)
-        tail.append(kept)
-        size += len(kept)
-    window = join_cut_texts(reversed(tail))  # a suffix of the whole joined text
-    end = deciding_end(window)
-    if end < NOTE_SPAN and not whole:  # what decides may lie further back
-        return ends_sentence(join_cut_texts(texts))
-    return end == 0 or window[end - 1] in SENTENCE_END
+
+def decision_tail(tail: str, text: str) -> str:
+    """A short text whose `ends_sentence` is that of the whole joined text, given `tail`, the
+    decision tail of the texts before `text`.
+
+    `ends_sentence` reads back over trailing spaces, one note and closing marks: runs of spaces
+    longer than `MAX_SPACE_RUN` or of closing marks longer than `MAX_CLOSER_RUN` decide nothing
+    that shorter ones do not (no note holds them, and they are read past whole), so once they
+    are shortened the decision lies within the last `TAIL_CHARS` characters. The tail is
+    shortened only when it has grown past twice that, so most texts are only appended."""
+    joined = join_cut_texts((tail, text)) if tail else text
+    if len(joined) <= 2 * TAIL_CHARS:
+        return joined
+    joined = SPACE_RUN.sub(lambda m: m.group()[-MAX_SPACE_RUN:], joined)
+    joined = CLOSER_RUN.sub(lambda m: m.group()[-MAX_CLOSER_RUN:], joined)
+    return joined[-TAIL_CHARS:]
 
 
 def join_cut_texts(texts: Iterable[str]) -> str:
