@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ MANIFEST = "manifest.json"
 SEGMENTS = "segments"
 CURRENT = "current"
 GENERATIONS = "generations"
-# Every file of a published generation: it is never written again, and may be shared.
+# The mode bits a published generation's files keep (its read bits, as the umask gave them):
+# it is never written again, and may be shared.
 READ_ONLY = 0o444
 
 
@@ -204,11 +206,12 @@ def publish_generation(
 
 
 def make_read_only(directory: Path) -> None:
-    """Mode 0444 on every file of a generation: a daily build hardlinks its base's files into
-    the next generation, and an edit in place would change every generation sharing them."""
+    """No write bits on any file of a generation (0444 under the usual umask): a daily build
+    hardlinks its base's files into the next generation, and an edit in place would change
+    every generation sharing them."""
     for path in directory.rglob("*"):
         if path.is_file() and not path.is_symlink():
-            path.chmod(READ_ONLY)
+            path.chmod(stat.S_IMODE(path.stat().st_mode) & READ_ONLY)
 
 
 def check_switchable(index_root: Path) -> None:
@@ -247,7 +250,9 @@ def current_generation(index_root: Path) -> str | None:
 
 def _confined(index_root: Path, target: Path) -> bool:
     """Whether a `current` link's target names a generation of this root."""
-    return target.parent in (Path(GENERATIONS), (index_root / GENERATIONS).absolute())
+    if target.parent == Path(GENERATIONS):
+        return True
+    return target.is_absolute() and target.parent.resolve() == (index_root / GENERATIONS).resolve()
 
 
 def current_directory(index_root: Path) -> Path | None:
