@@ -90,6 +90,9 @@ class InputPath(click.Path):
                 raise CommandFailed(f"{name}{value} is a folder, not a file", EXIT_NO_INPUT)
             if not self.file_okay and not stat.S_ISDIR(mode):
                 raise CommandFailed(f"{name}{value} is not a folder", EXIT_NO_INPUT)
+            if not os.access(value, os.R_OK):
+                denied = OSError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(value))
+                raise _failed(denied)
         return super().convert(value, param, ctx)
 
 

@@ -155,3 +155,15 @@ def test_the_readme_table_lists_exactly_the_statuses_the_commands_use() -> None:
     table = readme[readme.index("| exit status |") :].split("\n\n", 1)[0]
     listed = {int(status) for status in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)}
     assert listed == {0} | {case.status for case in CASES.values()}
+
+
+def test_an_unreadable_input_file_is_permission_denied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    questions = tmp_path / "questions.txt"
+    questions.write_text("q\n", "utf-8")
+    # The tests may run as root, whom no file mode stops: the access check is what is asked.
+    monkeypatch.setattr("os.access", lambda path, mode: Path(path) != questions)
+    ran = CliRunner().invoke(main, ["ask", "--batch", str(questions)])
+    assert ran.exit_code == 77, ran.stderr
+    assert ran.stderr == f"Error: permission denied at {questions} (Permission denied)\n"
