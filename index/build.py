@@ -67,6 +67,7 @@ from index.dense import (
     save_dense_index,
 )
 from index.embedding import (
+    BundledE5Embedder,
     Embedder,
     EmbedderSource,
     EmbeddingCache,
@@ -455,6 +456,7 @@ def embed_chunks(
     texts = [retrieval_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
     keys = [text_key(t) for t in texts]
     vectors, fresh = _previous_vectors(previous, model, keys)
+    jobs = _embedding_jobs(settings, model)
     cache = EmbeddingCache.open(
         settings.cache_dir / "embeddings.sqlite", settings.cache_lock_timeout_s
     )
@@ -465,8 +467,8 @@ def embed_chunks(
             cache,
             settings.embed_batch_size,
             progress=progress,
-            jobs=_embedding_jobs(settings),
-            source=_worker_source(settings, embedder),
+            jobs=jobs,
+            source=_worker_source(settings, embedder) if jobs > 1 else None,
         )
     finally:
         if cache is not None:
@@ -493,9 +495,12 @@ def _previous_vectors(
     return matrix, np.flatnonzero(rows < 0)
 
 
-def _embedding_jobs(settings: Settings) -> int:
-    """Worker processes for embedding: one model on a GPU serves best from one process."""
-    return 1 if settings.embed_device != "cpu" else resolve_jobs(settings.build_jobs)
+def _embedding_jobs(settings: Settings, model: Embedder) -> int:
+    """Worker processes for embedding: one model on a GPU serves best from one process, and
+    the bundled model batches passages on every core in one process (docs/speed.md)."""
+    if settings.embed_device != "cpu" or isinstance(model, BundledE5Embedder):
+        return 1
+    return resolve_jobs(settings.build_jobs)
 
 
 def _worker_source(settings: Settings, embedder: Embedder | None) -> EmbedderSource | None:

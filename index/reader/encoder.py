@@ -32,8 +32,8 @@ class QuantizedEmbedding(nn.Module):
         scales = rows[..., :2].contiguous().view(torch.float16).to(torch.float32)  # [n, nb, 1]
         packed = rows[..., 2:].to(torch.int16)
         values = torch.cat([packed & 0x0F, packed >> 4], dim=-1).to(torch.float32) - 8.0
-        out = (values * scales).reshape(*input_ids.shape, -1)
-        return out
+        # The table stays in host memory; the rows a batch uses go where the batch is.
+        return (values * scales).reshape(*input_ids.shape, -1).to(input_ids.device)
 
 
 class Layer(nn.Module):
