@@ -35,7 +35,7 @@ MISSING = frozenset({errno.ENOENT, errno.ENOTDIR})
 CONTROL_CHARS = re.compile(f"[\x00-\x1f\x7f-\x9f{FORMAT_CONTROLS}]")
 MAX_MESSAGE_CHARS = 400
 # numpy's tofile (under np.save) reports a failed write with no errno and no file name.
-SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")
 # SQLite's words for the OS errors it met (sqlite3.OperationalError carries no errno).
 SQLITE_OS_ERRORS = {
     "database or disk is full": errno.ENOSPC,
@@ -75,6 +75,9 @@ def _cause(exc: OSError) -> str:
         return exc.strerror
     if exc.errno:
         return os.strerror(exc.errno)
+    short = SHORT_WRITE.fullmatch(str(exc))
+    if short:
+        return f"short write: {short[2]} of {short[1]} bytes written"
     return str(exc) or type(exc).__name__
 
 
