@@ -41,8 +41,8 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
     """Cold build, rebuild after one story changed, and warm end-to-end query latency."""
+    from index.bench_embedding import bench_embedder, bench_embedding
     from index.build import build_generation
-    from index.embedding import embedder_for
     from index.evaluate import NaiveBaseline
 
     with tempfile.TemporaryDirectory(prefix="newsqa-bench-") as tmp:
@@ -53,9 +53,10 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
             update={"docs_dir": docs, "index_dir": root / "index", "cache_dir": root / "cache"}
         )
         started = time.perf_counter()
-        embedder = embedder_for(local)
+        embedder = bench_embedder(local)
         cold = build_generation(local, embedder=embedder)
         cold_s = time.perf_counter() - started
+        passages = list(getattr(embedder, "passages_seen", []))
 
         changed = sorted(docs.glob("*.txt"))[0]
         changed.write_text(
@@ -76,6 +77,9 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
         "rebuild_vs_cold": round(rebuild_s / cold_s, 3),
         **answerers,
         "query_naive_baseline": _percentiles(theirs),
+        "embed_stage_s": cold.stages.get("embed"),
+        # The bundled model's implementations on the texts the cold build embedded.
+        **({"embedding": bench_embedding(passages, LATENCY_QUESTIONS)} if passages else {}),
     }
 
 
@@ -246,6 +250,8 @@ def bench_cleaning(
 
 
 def format_report(report: dict[str, Any]) -> str:
+    from index.bench_embedding import format_embedding
+
     corpus = report["corpus"]
     lines = [
         f"cold build ({corpus['cold_build_chunks']} chunks):   {corpus['cold_build_s']} s",
@@ -266,6 +272,11 @@ def format_report(report: dict[str, Any]) -> str:
         ),
         "  naive baseline (same run): p50 {p50_ms} ms / p95 {p95_ms} ms".format(
             **corpus["query_naive_baseline"]
+        ),
+        *(
+            ["", *format_embedding(corpus["embedding"], corpus.get("embed_stage_s"))]
+            if corpus.get("embedding")
+            else []
         ),
         "",
         "scaling (synthetic 384-d vectors, top-10 search):",
