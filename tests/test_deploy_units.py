@@ -101,6 +101,9 @@ def test_bot_unit_lifecycle_settings() -> None:
     assert bot["LoadCredential"] == ["telegram-token:/etc/newsqa/telegram-token"]
     assert not any(v.startswith("NEWSQA_TELEGRAM_TOKEN") for v in bot["Environment"])
     assert "AF_INET" in bot["RestrictAddressFamilies"][0].split()
+    # `newsqa serve` exits 78 on a configuration it cannot serve with (README's exit table).
+    assert bot["Restart"] == ["on-failure"]
+    assert bot["RestartPreventExitStatus"] == ["78"]
 
 
 def test_both_services_share_user_and_directories() -> None:
