@@ -286,7 +286,6 @@ class LastBuildWriter:
         self._owner: int | None = None
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            collect_stale(cache_dir)
             self.directory = cache_dir / f".{LAST_BUILD}-{os.urandom(6).hex()}"
             self.directory.mkdir()
             # Held until commit or discard; the kernel lets go of it when this process dies,
@@ -372,8 +371,9 @@ def collect_stale(cache_dir: Path) -> list[Path]:
     Several index roots may share one cache folder (the default, ~/.cache/newsqa, is per user,
     not per index), so one root's build lock says nothing of a build on another: a staging
     folder goes only when no process holds its owner lock (its build is gone, whatever its
-    pid became) or, without an owner file, once `STALE_AFTER_S` old. A folder set aside by
-    `commit` is read by nobody and goes at once."""
+    pid became) or, without an owner file, once `STALE_AFTER_S` old; so this needs no build
+    lock, and every build calls it first (`index.sqlite_cache.check_cache_dir`). A folder
+    set aside by `commit` is read by nobody and goes at once."""
     removed: list[Path] = []
     try:
         entries = [e for e in cache_dir.iterdir() if e.name.startswith(f".{LAST_BUILD}-")]

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from index.errors import BuildError
 from index.failures import DISK_FULL, EXIT_IO, EXIT_NO_PERMISSION, EXIT_READ_ONLY, PERMISSION
+from index.reuse import collect_stale
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,11 @@ class CacheDirError(BuildError):
 
 def check_cache_dir(cache_dir: Path) -> None:
     """Make sure the build can write `cache_dir` (NEWSQA_CACHE_DIR), or raise CacheDirError
-    naming it and the cause. A corrupt or locked cache file only costs time, but a cache
-    folder that is a file or cannot be written would fail the build after it embedded
-    everything, so it is tried first, by making and removing a file in it."""
+    naming it and the cause; then remove what killed builds left there (`collect_stale`:
+    every build starts here, daily deltas included, which keep no arrays of their own).
+    A corrupt or locked cache file only costs time, but a cache folder that is a file or
+    cannot be written would fail the build after it embedded everything, so it is tried
+    first, by making and removing a file in it."""
     where = f"cache folder {cache_dir} (NEWSQA_CACHE_DIR)"
     if cache_dir.exists() and not cache_dir.is_dir():
         raise CacheDirError(f"{where} is a file, not a folder", EXIT_IO)
@@ -74,6 +77,7 @@ def check_cache_dir(cache_dir: Path) -> None:
                 f"{where}: a part of the path is a file ({reason})", EXIT_IO
             ) from exc
         raise CacheDirError(f"{where} cannot be written: {reason}", EXIT_IO) from exc
+    collect_stale(cache_dir)
 
 
 def open_cache(make: Callable[[], T], path: Path, what: str, lock_timeout_s: float) -> T | None:

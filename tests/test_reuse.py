@@ -22,6 +22,7 @@ from index.reuse import (
     LastBuild,
     LastBuildWriter,
     _digest,
+    collect_stale,
     key_array,
 )
 from index.settings import Settings
@@ -45,7 +46,7 @@ def stories(docs: Path) -> Path:
     return docs
 
 
-# A build killed once its arrays are being kept: after embedding, before the commit.
+# A full build killed once its arrays are being kept: after embedding, before the commit.
 KILLED_AFTER_EMBEDDING = """
 import os, signal, sys
 from pathlib import Path
@@ -63,13 +64,20 @@ def save_then_die(self, name, array):
 
 LastBuildWriter.save = save_then_die
 docs, index, cache = map(Path, sys.argv[1:4])
-settings = Settings(docs_dir=docs, index_dir=index, cache_dir=cache)
+settings = Settings(docs_dir=docs, index_dir=index, cache_dir=cache, delta_max_share=0)
 build_generation(settings, embedder=HashingEmbedder())
 """
 
 
-def test_a_build_killed_after_embedding_leaves_nothing_for_long(tmp_path: Path) -> None:
+def test_a_build_killed_after_embedding_leaves_nothing_past_the_next_build(
+    tmp_path: Path,
+) -> None:
     docs, cache = stories(tmp_path / "stories"), tmp_path / "cache"
+    # One new story in seven is a delta build's share.
+    settings = Settings(
+        docs_dir=docs, index_dir=tmp_path / "index", cache_dir=cache, delta_max_share=0.5
+    )
+    build_generation(settings, embedder=HashingEmbedder())
     args = [str(docs), str(tmp_path / "index"), str(cache)]
     child = subprocess.run(
         [sys.executable, "-c", KILLED_AFTER_EMBEDDING, *args],
@@ -81,8 +89,10 @@ def test_a_build_killed_after_embedding_leaves_nothing_for_long(tmp_path: Path) 
     (left,) = staging_folders(cache)
     assert (cache / left / "vectors.npy").is_file()
 
-    settings = Settings(docs_dir=docs, index_dir=tmp_path / "index", cache_dir=cache)
-    build_generation(settings, embedder=HashingEmbedder())
+    # The next build, a daily one (a delta: it keeps no arrays itself), collects it.
+    (docs / "new.txt").write_text("# 新闻\n\n某县今年新建卫生室8座。\n", "utf-8")
+    daily = build_generation(settings, embedder=HashingEmbedder())
+    assert daily.delta_chunks > 0
     assert staging_folders(cache) == []
     assert (cache / LAST_BUILD / "vectors.npy").is_file()
 
@@ -103,14 +113,10 @@ def test_only_folders_no_live_build_writes_are_collected(tmp_path: Path) -> None
     unrelated = tmp_path / "embeddings.sqlite"
     unrelated.write_bytes(b"")
 
-    second = LastBuildWriter(tmp_path)
-    assert second.directory is not None
-    assert sorted(staging_folders(tmp_path)) == sorted(
-        [live.directory.name, second.directory.name, ownerless_new.name]
-    )
+    assert sorted(collect_stale(tmp_path)) == [ownerless_old, set_aside]
+    assert staging_folders(tmp_path) == sorted([live.directory.name, ownerless_new.name])
     assert unrelated.exists()
     live.commit()
-    second.discard()
     assert staging_folders(tmp_path) == [ownerless_new.name]
     assert (tmp_path / LAST_BUILD / "vectors.npy").is_file()
     assert not (tmp_path / LAST_BUILD / ".owner").exists()
