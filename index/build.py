@@ -380,6 +380,7 @@ def load_stories(settings: Settings, progress: bool = False) -> LoadReport:
     report = load_pages(
         settings.docs_dir,
         max_bytes=settings.max_story_bytes,
+        max_lines=settings.max_story_lines,
         follow_outside_symlinks=settings.follow_outside_symlinks,
         progress=progress,
     )

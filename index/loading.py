@@ -11,7 +11,8 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,24 @@ INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 INVISIBLE_CHARS = re.compile(f"[{INVISIBLE}]")
 # Story files are untrusted: a larger one is skipped rather than read into memory.
 DEFAULT_MAX_STORY_BYTES = 20_000_000
+# A page of more lines is skipped: cleaning is linear in lines, and this bounds the time one
+# page holds the build (a million short lines clean in about half a minute, docs/speed.md).
+DEFAULT_MAX_STORY_LINES = 1_000_000
+# Archives nest by year, month, day and section; a folder deeper than this is skipped, so a
+# hostile tree of thousands of levels costs a warning, not the build.
+MAX_FOLDER_DEPTH = 64
+# Terminal escape sequences in a story (coloured text pasted from a terminal): the whole
+# sequence goes, so no `31m` is left in front of a figure for an answer to quote. CSI (ESC [ or
+# 0x9B, parameters, intermediates, final byte); OSC, DCS, SOS, PM and APC strings up to their
+# BEL or ST (a string left open loses only its opening); any other ESC and its final byte.
+MAX_ESCAPE_STRING_CHARS = 512
+TERMINAL_ESCAPE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    rf"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]{{0,{MAX_ESCAPE_STRING_CHARS}}}"
+    r"(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[ -/]*[0-~]"
+)
+ESCAPE_STARTS = "\x1b\x9b\x90\x98\x9d\x9e\x9f"
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 FILE_KINDS = {
     stat.S_IFIFO: "a FIFO",
@@ -72,21 +91,30 @@ def load_pages(
     pattern: str = "*.txt",
     *,
     max_bytes: int = DEFAULT_MAX_STORY_BYTES,
+    max_lines: int = DEFAULT_MAX_STORY_LINES,
     follow_outside_symlinks: bool = False,
     progress: bool = False,
 ) -> LoadReport:
     """Read every story under `docs_dir`; a bad file is skipped with a warning, never fatal.
 
-    The folder is untrusted: symlinks leading outside it, FIFOs, sockets, devices and files
-    over `max_bytes` are skipped without being read, so no read can hang or exhaust memory.
+    The folder is untrusted: symlinks and hardlinks leading outside it, FIFOs, sockets,
+    devices, files over `max_bytes` and folders nested deeper than `MAX_FOLDER_DEPTH` are
+    skipped without being read, so no read can hang or exhaust memory; pages of more than
+    `max_lines` lines are skipped after reading, so no page holds the build for long.
+    `follow_outside_symlinks` reads symlinked and hardlinked files from outside the folder.
     """
     pages: list[Page] = []
     skipped: list[SkippedFile] = []
     root = docs_dir.resolve()
-    paths = sorted(story_paths(docs_dir, pattern, skipped))
+    links: Counter[tuple[int, int]] = Counter()
+    paths = sorted(story_paths(docs_dir, pattern, skipped, links))
     for name, path in stage_items(paths, "loading", "file", progress):
-        raw = read_story(path, root, max_bytes, follow_outside_symlinks)
-        outcome = page_from_bytes(raw, name) if isinstance(raw, bytes) else SkippedFile(name, raw)
+        raw = read_story(path, root, max_bytes, follow_outside_symlinks, links)
+        outcome = (
+            page_from_bytes(raw, name, max_lines)
+            if isinstance(raw, bytes)
+            else SkippedFile(name, raw)
+        )
         if isinstance(outcome, Page):
             pages.append(outcome)
         else:
@@ -105,39 +133,86 @@ def safe_name(name: str) -> str:
 
 
 def story_paths(
-    docs_dir: Path, pattern: str, skipped: list[SkippedFile]
+    docs_dir: Path,
+    pattern: str,
+    skipped: list[SkippedFile],
+    links: Counter[tuple[int, int]] | None = None,
 ) -> Iterator[tuple[str, Path]]:
     """(printable relative name, path) of every entry matching `pattern`; symlinked folders are
-    not followed (they could lead anywhere, or loop) and are reported as skipped."""
+    not followed (they could lead anywhere, or loop) and are reported as skipped, as are folders
+    deeper than `MAX_FOLDER_DEPTH`. The walk keeps its own stack of folders: recursion would
+    end at Python's recursion limit. `links` counts, by (device, inode), the links found in the
+    folder to every regular file that has several (`read_story` compares with `st_nlink`)."""
 
-    def unreadable(exc: OSError) -> None:
-        where = Path(exc.filename or docs_dir)
-        name = safe_name(where.relative_to(docs_dir).as_posix()) if where != docs_dir else "."
-        skipped.append(SkippedFile(name + "/", f"unreadable folder ({exc.strerror})"))
+    def skip(relative: str, reason: str) -> None:
+        skipped.append(SkippedFile(safe_name(relative), reason))
 
-    for folder, dirnames, filenames in os.walk(docs_dir, onerror=unreadable):
-        base = Path(folder)
-        dirnames.sort()
-        for dirname in dirnames:
-            name = safe_name((base / dirname).relative_to(docs_dir).as_posix())
-            if (base / dirname).is_symlink():
-                skipped.append(SkippedFile(name + "/", "symlinked folder, not followed"))
-            elif fnmatch.fnmatchcase(dirname, pattern):
-                skipped.append(SkippedFile(name, "unreadable (a directory)"))
-        for filename in filenames:
-            if fnmatch.fnmatchcase(filename, pattern):
-                path = base / filename
-                name = path.relative_to(docs_dir).as_posix()
+    folders: list[tuple[str, int]] = [("", 0)]  # (path relative to docs_dir, depth)
+    while folders:
+        relative, depth = folders.pop()
+        folder = docs_dir / relative if relative else docs_dir
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as exc:
+            skip((relative or ".") + "/", f"unreadable folder ({exc.strerror})")
+            continue
+        inner: list[tuple[str, int]] = []
+        for entry in entries:
+            name = f"{relative}/{entry.name}" if relative else entry.name
+            matches = fnmatch.fnmatchcase(entry.name, pattern)
+            if is_folder(entry):
+                if entry.is_symlink():
+                    skip(name + "/", "symlinked folder, not followed")
+                    continue
+                if matches:
+                    skip(name, "unreadable (a directory)")
+                if depth + 1 > MAX_FOLDER_DEPTH:
+                    skip(name + "/", f"nested deeper than {MAX_FOLDER_DEPTH} folders, not read")
+                else:
+                    inner.append((name, depth + 1))
+                continue
+            if links is not None:
+                count_links(entry, links)
+            if matches:
                 shown = safe_name(name)
                 if shown != name:
                     logger.warning(
                         "file name %s is not printable UTF-8; indexed as written here", shown
                     )
-                yield shown, path
+                yield shown, Path(entry.path)
+        folders.extend(reversed(inner))
 
 
-def read_story(path: Path, root: Path, max_bytes: int, follow_outside: bool) -> bytes | str:
-    """The file's bytes, or why it is not read; the file type is checked before it is opened."""
+def is_folder(entry: os.DirEntry[str]) -> bool:
+    """A folder or a symlink to one (as `os.walk` sorts them); unreadable counts as not."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def count_links(entry: os.DirEntry[str], links: Counter[tuple[int, int]]) -> None:
+    """Count this link of a regular file that has several links (symlinks are not links)."""
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return  # read_story says why it cannot be read
+    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        links[(info.st_dev, info.st_ino)] += 1
+
+
+def read_story(
+    path: Path,
+    root: Path,
+    max_bytes: int,
+    follow_outside: bool,
+    links: Mapping[tuple[int, int], int] | None = None,
+) -> bytes | str:
+    """The file's bytes, or why it is not read; the file type is checked before it is opened.
+
+    A regular file with more links than `links` found inside the folder (by device and inode)
+    is hardlinked from outside it, and is refused as a symlink leading outside is."""
     try:
         info = path.lstat()
         nofollow = os.O_NOFOLLOW
@@ -151,6 +226,9 @@ def read_story(path: Path, root: Path, max_bytes: int, follow_outside: bool) -> 
             info, nofollow = target.stat(), 0
         if not stat.S_ISREG(info.st_mode):
             return f"not a regular file ({FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'special')})"
+        inside = (links or {}).get((info.st_dev, info.st_ino), 0)
+        if info.st_nlink > 1 and inside < info.st_nlink and not follow_outside:
+            return f"hardlink to outside the story folder ({inside} of {info.st_nlink} links in it)"
         if info.st_size > max_bytes:
             return f"too large ({info.st_size:,} bytes; the limit is {max_bytes:,})"
         # O_NONBLOCK: should the file be swapped for a FIFO after the check, open cannot hang.
@@ -166,7 +244,9 @@ def read_story(path: Path, root: Path, max_bytes: int, follow_outside: bool) -> 
     return raw
 
 
-def page_from_bytes(raw: bytes, name: str) -> Page | SkippedFile:
+def page_from_bytes(
+    raw: bytes, name: str, max_lines: int = DEFAULT_MAX_STORY_LINES
+) -> Page | SkippedFile:
     """Decode one story's bytes, or say why they cannot be used."""
     if not raw.strip():
         return SkippedFile(name, "empty")
@@ -174,9 +254,12 @@ def page_from_bytes(raw: bytes, name: str) -> Page | SkippedFile:
         text, encoding = decode_story_bytes(raw)
     except UndecodableError as exc:
         return SkippedFile(name, str(exc))
-    text = normalize_whitespace(text)
+    text = normalize_whitespace(drop_terminal_escapes(text))
     if not text.strip():
         return SkippedFile(name, "empty")
+    lines = text.count("\n")
+    if lines > max_lines:
+        return SkippedFile(name, f"too many lines ({lines:,}; the limit is {max_lines:,})")
     return Page(file=name, text=text, encoding=encoding, sha256=hashlib.sha256(raw).hexdigest())
 
 
@@ -226,6 +309,14 @@ def unprintable_table() -> npt.NDArray[np.bool_]:
 
 def _unprintable(ch: str) -> bool:
     return ch not in ALLOWED_CONTROLS and unicodedata.category(ch) in UNPRINTABLE_CATEGORIES
+
+
+def drop_terminal_escapes(text: str) -> str:
+    """The text without terminal escape sequences (`TERMINAL_ESCAPE`), each removed whole."""
+    # Searched for only where an escape can start, as `normalize_whitespace` does.
+    if any(ch in text for ch in ESCAPE_STARTS):
+        return TERMINAL_ESCAPE.sub("", text)
+    return text
 
 
 def normalize_whitespace(text: str) -> str:

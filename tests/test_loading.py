@@ -10,17 +10,22 @@ from pathlib import Path
 
 import pytest
 
+from index.build import load_stories
+from index.cleaning import split_articles
 from index.loading import (
+    MAX_FOLDER_DEPTH,
     LoadReport,
     SkippedFile,
     UndecodableError,
     decode_story_bytes,
+    drop_terminal_escapes,
     load_pages,
     looks_like_text,
     normalize_whitespace,
     read_story,
     safe_name,
 )
+from index.settings import Settings
 
 STORY = "本报拉萨讯(记者 卓嘎)近日,吉崩岗社区开展志愿服务活动。\n\n活动共有30名党员参加。\n"
 
@@ -215,3 +220,88 @@ def test_normalize_whitespace_skips_only_expressions_with_nothing_to_do() -> Non
     ]
     for text in samples:
         assert normalize_whitespace(text) == by_expressions(text)
+
+
+def nested_folders(top: Path, depth: int) -> list[Path]:
+    """`depth` folders one inside the other under `top`, made one level at a time (makedirs
+    recurses per level)."""
+    top.mkdir()
+    folders = [top]
+    for _ in range(depth):
+        folders.append(folders[-1] / "d")
+        folders[-1].mkdir()
+    return folders[1:]
+
+
+def test_a_folder_nested_a_thousand_deep_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = tmp_path / "docs"
+    folders = nested_folders(docs, 1_000)
+    write(docs / "top.txt", STORY.encode("utf-8"))
+    write(folders[2] / "third.txt", STORY.encode("utf-8"))
+    write(folders[-1] / "bottom.txt", STORY.encode("utf-8"))
+    try:
+        with caplog.at_level(logging.WARNING, logger="index.loading"):
+            report = load_pages(docs)
+    finally:
+        for folder in reversed(folders):
+            for path in folder.glob("*.txt"):
+                path.unlink()
+            folder.rmdir()
+    assert [p.file for p in report.pages] == ["d/d/d/third.txt", "top.txt"]
+    (skip,) = report.skipped
+    assert skip.file == "d/" * (MAX_FOLDER_DEPTH + 1)
+    assert skip.reason == f"nested deeper than {MAX_FOLDER_DEPTH} folders, not read"
+    assert skip.file in caplog.text
+
+
+def test_a_story_hardlinked_from_outside_is_skipped_like_a_symlink(tmp_path: Path) -> None:
+    docs, outside = tmp_path / "docs", tmp_path / "outside"
+    secret = write(outside / "secret.txt", STORY.encode("utf-8"))
+    story = write(docs / "a.txt", STORY.encode("utf-8"))
+    os.link(secret, docs / "leak.txt")
+    (docs / "sub").mkdir()
+    os.link(story, docs / "sub" / "a-again.txt")
+    os.link(story, docs / "a.bak")  # a link under another name, still inside the folder
+
+    report = load_pages(docs)
+    assert [p.file for p in report.pages] == ["a.txt", "sub/a-again.txt"]
+    assert {s.file: s.reason for s in report.skipped} == {
+        "leak.txt": "hardlink to outside the story folder (1 of 2 links in it)"
+    }
+    allowed = load_pages(docs, follow_outside_symlinks=True)
+    assert [p.file for p in allowed.pages] == ["a.txt", "leak.txt", "sub/a-again.txt"]
+
+
+def test_terminal_escapes_are_dropped_whole_from_story_text() -> None:
+    assert drop_terminal_escapes("共\x1b[31m120座\x1b[0m") == "共120座"
+    assert drop_terminal_escapes("\x9b1;31m红\x1b[?25l字") == "红字"  # C1 CSI, private mode
+    assert drop_terminal_escapes("\x1b]0;owned\x07标题\x1b]8;;http://x\x1b\\链接") == "标题链接"
+    assert drop_terminal_escapes("\x1b(B字\x1b7\x1b8") == "字"  # charset, save/restore cursor
+    assert drop_terminal_escapes("\x1b]0;没有结尾") == "0;没有结尾"  # an open string: ESC ] goes
+    assert drop_terminal_escapes("报道\x1b") == "报道\x1b"  # a lone ESC stays (shown escaped)
+    plain = "本报讯（记者 甲）[1] 30m高的塔。"
+    assert drop_terminal_escapes(plain) == plain
+
+
+def test_no_escape_parameter_reaches_an_article(tmp_path: Path) -> None:
+    # two escapes among a hundred characters: under the share that reads as binary
+    coloured = "据介绍，今年共建成\x1b[1;31m120座\x1b[0m村卫生室。"
+    write(tmp_path / "a.txt", f"{STORY * 2}\n{coloured}\n".encode())
+    (page,) = load_pages(tmp_path).pages
+    assert page.text == f"{STORY * 2}\n据介绍，今年共建成120座村卫生室。\n"
+    assert "共建成120座村卫生室。" in split_articles(page)[-1].text
+
+
+def test_a_page_of_too_many_lines_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path / "table.txt", "\n".join(["聂荣县"] * 150).encode())
+    write(tmp_path / "story.txt", STORY.encode("utf-8"))
+    with caplog.at_level(logging.WARNING, logger="index.loading"):
+        report = load_stories(Settings(docs_dir=tmp_path, max_story_lines=100))
+    assert [p.file for p in report.pages] == ["story.txt"]
+    assert report.skipped == (SkippedFile("table.txt", "too many lines (150; the limit is 100)"),)
+    assert "table.txt" in caplog.text
+    assert len(load_stories(Settings(docs_dir=tmp_path, max_story_lines=150)).pages) == 2
