@@ -72,11 +72,11 @@ def check_cache_dir(cache_dir: Path) -> None:
             raise CacheDirError(f"{where} cannot be written: {reason}", EXIT_NO_PERMISSION) from exc
         if exc.errno in DISK_FULL:
             raise CacheDirError(f"{where}: disk full ({reason})", EXIT_IO) from exc
-        if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        if exc.errno == errno.ENOTDIR:
             raise CacheDirError(
-                f"{where}: a part of the path is a file ({reason})", EXIT_IO
+                f"{where}: a part of its path is a file ({reason})", EXIT_IO
             ) from exc
-        raise CacheDirError(f"{where} cannot be written: {reason}", EXIT_IO) from exc
+        raise CacheDirError(f"{where} cannot be made or written: {reason}", EXIT_IO) from exc
     collect_stale(cache_dir)
 
 
