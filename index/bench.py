@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import resource
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from index.models import Page
 from index.settings import Settings
 
 LATENCY_QUESTIONS = (
@@ -249,6 +251,59 @@ def bench_cleaning(
     return rows
 
 
+# Short lines (tables, lists, OCR'd pages) drawn from these, 1–6 a line, as in issue 23.
+SHORT_LINE_CHARS = "聂荣县远程会诊服务医疗党建村民"
+SHORT_LINE_SHAPES = ("table", "cut paragraph")
+
+
+def short_line_page(lines: int, shape: str = "table", seed: int = 0) -> Page:
+    """A page of `lines` short lines: table cells, each line a headline-looking block of its
+    own, or one paragraph cut after every few characters (each line ends in a comma)."""
+    rng = random.Random(seed)
+    end = "，" if shape == "cut paragraph" else ""
+    cells = (
+        "".join(rng.choices(SHORT_LINE_CHARS, k=rng.randint(1, 6))) + end for _ in range(lines)
+    )
+    return Page(
+        file=f"{shape}-{lines}.txt", text="\n".join(cells) + "\n", encoding="utf-8", sha256=""
+    )
+
+
+def bench_cleaning_lines(
+    sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000),
+) -> list[dict[str, Any]]:
+    """Cleaning time of short-line pages by their lines: time linear in lines shows as the same
+    microseconds per line at every size (a rescan of earlier lines would grow it tenfold)."""
+    from index.cleaning import split_articles
+
+    rows = []
+    for shape in SHORT_LINE_SHAPES:
+        for lines in sizes:
+            page = short_line_page(lines, shape)
+            started = time.perf_counter()
+            split_articles(page)
+            seconds = time.perf_counter() - started
+            rows.append(
+                {
+                    "shape": shape,
+                    "lines": lines,
+                    "seconds": round(seconds, 3),
+                    "us_per_line": round(seconds / lines * 1e6, 1),
+                }
+            )
+    return rows
+
+
+def format_cleaning_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["cleaning pages of short lines (µs per line flat: time linear in lines):"]
+    for row in rows:
+        lines.append(
+            f"{row['shape']:>14} {row['lines']:>9} lines: {row['seconds']:>8} s "
+            f"({row['us_per_line']} µs/line)"
+        )
+    return lines
+
+
 def format_report(report: dict[str, Any]) -> str:
     from index.bench_embedding import format_embedding
 
@@ -301,6 +356,8 @@ def format_report(report: dict[str, Any]) -> str:
                 else ""
             )
         )
+    if report.get("cleaning_lines"):
+        lines += ["", *format_cleaning_lines(report["cleaning_lines"])]
     return "\n".join(lines)
 
 
@@ -310,6 +367,9 @@ def collect_benchmarks(settings: Settings, quick: bool = False) -> dict[str, Any
         "corpus": bench_corpus(settings),
         "scaling": bench_scaling(settings, sizes),
         "cleaning": bench_cleaning(settings),
+        "cleaning_lines": bench_cleaning_lines(
+            (1_000, 10_000, 100_000) if quick else (1_000, 10_000, 100_000, 1_000_000)
+        ),
     }
 
 
