@@ -3,6 +3,10 @@
     python benchmarks/archive_point.py build --docs D --index I --cache C [--jobs N]
     python benchmarks/archive_point.py serve --docs D --index I --cache C --questions Q
 
+`--real-model` builds and serves with the configured embedder (the bundled model by default)
+instead of the model-free stand-in, so the figures include the model; its searches then
+include embedding each question.
+
 Prints one JSON object. It uses only what every newsqa has had (Settings, build_generation,
 load_engine, Engine.search), so the bench runs it against today's tree and against an older
 commit alike: `PYTHONPATH` chooses which `index` it imports.
@@ -96,12 +100,26 @@ def _memory_mb() -> dict[str, float]:
     return out
 
 
+def _embedder(args: argparse.Namespace) -> Any:
+    """The stand-in, or None: the build or engine loads the model Settings names."""
+    return None if args.real_model else StandInEmbedder()
+
+
+def _embedder_id(args: argparse.Namespace) -> str:
+    if not args.real_model:
+        return StandInEmbedder().id
+    from index.embedding import embedder_for
+
+    return str(embedder_for(_settings(args)).id)
+
+
 def build(args: argparse.Namespace) -> dict[str, Any]:
     from index.build import build_generation
 
     started = time.perf_counter()
-    summary = build_generation(_settings(args), embedder=StandInEmbedder())
+    summary = build_generation(_settings(args), embedder=_embedder(args))
     return {
+        "embedder": _embedder_id(args),
         "build_s": round(time.perf_counter() - started, 2),
         "stages_s": {k: round(v, 2) for k, v in getattr(summary, "stages", {}).items()},
         "n_chunks": summary.chunks,
@@ -123,9 +141,8 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
         for line in Path(args.questions).read_text("utf-8").splitlines()
         if line.strip()
     ]
-    embedder = StandInEmbedder()
     started = time.perf_counter()
-    engine = load_engine(settings, embedder=embedder)
+    engine = load_engine(settings, embedder=_embedder(args))
     load_s = time.perf_counter() - started
     k = settings.candidates
     correct = 0
@@ -194,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=0)
     parser.add_argument("--questions")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--real-model", action="store_true", help="the configured embedder")
     args = parser.parse_args(argv)
     result = build(args) if args.command == "build" else serve(args)
     print(json.dumps(result))

@@ -1,7 +1,8 @@
 """`newsqa bench --archive N`: the whole pipeline on a synthetic archive of N chunks.
 
 For each size: write the archive (`index.archive`), build it through the real build with a
-model-free stand-in embedder, load it as the bot does and time retrieval for the planted
+model-free stand-in embedder (or, with `real_model`, the configured one: the bundled model by
+default), load it as the bot does and time retrieval for the planted
 questions, each step in a process of its own (`benchmarks/archive_point.py`), so build
 memory never counts as serving memory. Beside it, in the same run: the build with one job
 (the `--jobs` ratio), a daily build after 1% new stories (the incremental ratio), and today's
@@ -48,6 +49,8 @@ class ArchivePlan:
     baseline_ref: str = BASELINE_REF
     jobs_ratio_at: int | None = 100_000
     incremental_at: int | None = 100_000
+    # Build and serve with the configured embedder instead of the stand-in.
+    real_model: bool = False
 
 
 def repository_root() -> Path:
@@ -65,6 +68,7 @@ def run_point(
     questions: Path | None = None,
     rounds: int = 3,
     code: Path | None = None,
+    real_model: bool = False,
 ) -> dict[str, Any]:
     """One worker process, importing `index` from `code` (default: this checkout)."""
     script = repository_root() / POINT_SCRIPT
@@ -74,6 +78,8 @@ def run_point(
     argv += ["--cache", str(cache), "--jobs", str(jobs), "--rounds", str(rounds)]
     if questions is not None:
         argv += ["--questions", str(questions)]
+    if real_model:
+        argv.append("--real-model")
     # The index alone: no trained reader loaded (the default answer stage may hold one), so
     # load time and memory compare with the baseline's, which had none.
     env = {**os.environ, "PYTHONPATH": str(code or repository_root()), "NEWSQA_ANSWERER": "rules"}
@@ -127,20 +133,32 @@ def measure_size(
     for stale in ("index", "cache", "index-1", "cache-1", "index-base", "cache-base"):
         shutil.rmtree(root / stale, ignore_errors=True)
     index, cache = root / "index", root / "cache"
+    real = plan.real_model
 
     log(f"{size}: cold build, --jobs {plan.jobs or 'cores'}")
     row: dict[str, Any] = {"code": "newsqa"}
-    row.update(run_point("build", root, docs, index, cache, plan.jobs))
+    row.update(run_point("build", root, docs, index, cache, plan.jobs, real_model=real))
     row["disk_mb"] = disk_mb(index)
     log(f"{size}: serving")
     row.update(
-        run_point("serve", root, docs, index, cache, questions=questions, rounds=plan.rounds)
+        run_point(
+            "serve",
+            root,
+            docs,
+            index,
+            cache,
+            questions=questions,
+            rounds=plan.rounds,
+            real_model=real,
+        )
     )
     rows = [row]
 
     if size == plan.jobs_ratio_at:
         log(f"{size}: cold build, --jobs 1")
-        single = run_point("build", root, docs, root / "index-1", root / "cache-1", jobs=1)
+        single = run_point(
+            "build", root, docs, root / "index-1", root / "cache-1", jobs=1, real_model=real
+        )
         row["build_s_jobs_1"] = single["build_s"]
         row["jobs_speedup"] = round(single["build_s"] / row["build_s"], 2)
         shutil.rmtree(root / "index-1", ignore_errors=True)
@@ -151,7 +169,7 @@ def measure_size(
         tree = baseline_tree(plan.baseline_ref, plan.work_dir)
         base: dict[str, Any] = {"code": f"baseline {plan.baseline_ref}"}
         index_b, cache_b = root / "index-base", root / "cache-base"
-        base.update(run_point("build", root, docs, index_b, cache_b, code=tree))
+        base.update(run_point("build", root, docs, index_b, cache_b, code=tree, real_model=real))
         base["disk_mb"] = disk_mb(index_b)
         base.update(
             run_point(
@@ -163,6 +181,7 @@ def measure_size(
                 questions=questions,
                 rounds=plan.rounds,
                 code=tree,
+                real_model=real,
             )
         )
         rows.append(base)
@@ -185,10 +204,17 @@ def measure_size(
         for path in added:
             shutil.move(str(path), docs / path.name)
         try:
-            again = run_point("build", root, docs, index, cache, plan.jobs)
+            again = run_point("build", root, docs, index, cache, plan.jobs, real_model=real)
             # The daily generation served: the planted questions still answered, as fast.
             served = run_point(
-                "serve", root, docs, index, cache, questions=questions, rounds=plan.rounds
+                "serve",
+                root,
+                docs,
+                index,
+                cache,
+                questions=questions,
+                rounds=plan.rounds,
+                real_model=real,
             )
         finally:
             for path in added:
@@ -238,6 +264,7 @@ def format_rows(rows: Sequence[dict[str, Any]]) -> str:
             f"{row['retrieval_p95_ms']:>7} {row['answer_at_1']:>8} {every:>26}"
         )
     for row in rows:
+        lines.extend(_model_lines(row))
         if row.get("stages_s"):
             stages = "  ".join(f"{k} {v}" for k, v in row["stages_s"].items())
             lines.append(f"build stages at {row['n_chunks']} chunks (s): {stages}")
@@ -269,3 +296,25 @@ def format_rows(rows: Sequence[dict[str, Any]]) -> str:
                 f"RSS {row['incremental_rss_mb']} MB"
             )
     return "\n".join(lines)
+
+
+# The archive size the real model's figures are extrapolated to.
+EXTRAPOLATE_TO = 1_000_000
+
+
+def _model_lines(row: dict[str, Any]) -> list[str]:
+    """With the real model: its embedding cost per chunk, and what that makes of 10^6 chunks
+    (an extrapolation from this size, said to be)."""
+    embed_s = row.get("stages_s", {}).get("embed")
+    if row.get("embedder", "").startswith("bench/") or not embed_s or not row.get("n_chunks"):
+        return []
+    per_chunk_ms = 1000 * embed_s / row["n_chunks"]
+    rest_s = row["build_s"] - embed_s
+    hours = per_chunk_ms * EXTRAPOLATE_TO / 3.6e6
+    return [
+        f"{row['embedder']} at {row['n_chunks']} chunks: embed {embed_s} s = "
+        f"{per_chunk_ms:.1f} ms a chunk ({1000 / per_chunk_ms:.1f} chunks/s); the rest of the "
+        f"build {rest_s:.1f} s",
+        f"  extrapolated, not measured: embedding {EXTRAPOLATE_TO:,} chunks at that cost "
+        f"takes {hours:.1f} h on this machine",
+    ]

@@ -456,6 +456,12 @@ def eval_command(
     "baseline commit (0: none).",
 )
 @click.option("--baseline-ref", help="--archive: the commit measured as the baseline.")
+@click.option(
+    "--real-model",
+    is_flag=True,
+    help="--archive: build and serve with the configured embedder (default: the bundled "
+    "model) instead of the model-free stand-in.",
+)
 @click.pass_context
 def bench(
     ctx: click.Context,
@@ -468,6 +474,7 @@ def bench(
     jobs: int | None,
     compare_at: int,
     baseline_ref: str | None,
+    real_model: bool,
 ) -> None:
     """Latency, build, rebuild and scaling benchmarks on this machine."""
     settings = _settings(ctx, docs_dir=docs_dir)
@@ -482,6 +489,7 @@ def bench(
             compare_at,
             baseline_ref,
             json_path,
+            real_model,
         )
         return
     from index.bench import collect_benchmarks, run_benchmarks
@@ -503,6 +511,7 @@ def _bench_archive(
     compare_at: int,
     baseline_ref: str | None,
     json_path: Path | None,
+    real_model: bool = False,
 ) -> None:
     """`newsqa bench --archive`: rows as JSON lines (stdout or a file) and the table."""
     import json
@@ -520,6 +529,7 @@ def _bench_archive(
         baseline_ref=baseline_ref or BASELINE_REF,
         jobs_ratio_at=compare_at or None,
         incremental_at=compare_at or None,
+        real_model=real_model,
     )
     to_stdout = json_path is not None and str(json_path) == "-"
     if json_path is not None and not to_stdout:

