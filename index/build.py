@@ -85,6 +85,7 @@ from index.generation import open_generation
 from index.lexical import BaseStatistics, write_bm25
 from index.loading import LoadReport, load_pages
 from index.models import Article, Chunk, Page
+from index.names import copy_names
 from index.parallel import ShardPool, resolve_jobs, shards
 from index.progress import stage_bar
 from index.reuse import (
@@ -651,6 +652,7 @@ def build_generation(
                     bar.update()
                 with timer("write"):
                     write_corpus(staging, chunks, articles, corpus.line_offsets)
+                    copy_names(settings.docs_dir, staging)  # the stories' display names
                 bar.update()
                 with timer("lexicon"):
                     text = finish_lexicon(lexicon, cache, keep)

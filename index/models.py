@@ -87,12 +87,25 @@ class Hit:
 
 @dataclass(frozen=True)
 class Source:
+    """Where a quote comes from. `file` and `paragraph` (among the file's non-blank blocks)
+    are for operators; readers are shown `article_paragraph` (1-based within the article,
+    0 when unknown) and `story`, the file's display name from the stories' names file
+    ("" when it has none)."""
+
     file: str
     article: str
     paragraph: int
+    article_paragraph: int = 0
+    story: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "article": self.article, "paragraph": self.paragraph}
+        return {
+            "file": self.file,
+            "article": self.article,
+            "paragraph": self.paragraph,
+            "article_paragraph": self.article_paragraph,
+            "story": self.story,
+        }
 
 
 @dataclass(frozen=True)
@@ -109,7 +122,8 @@ class AnswerSpan:
 
 @dataclass(frozen=True)
 class Passage:
-    """A cited passage shown beside the answer."""
+    """A cited passage shown beside the answer; `article_paragraph` and `story` as in
+    `Source`."""
 
     chunk_id: str
     text: str
@@ -117,6 +131,8 @@ class Passage:
     article: str
     paragraph: int
     score: float
+    article_paragraph: int = 0
+    story: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +141,8 @@ class Passage:
             "article": self.article,
             "paragraph": self.paragraph,
             "score": round(self.score, 6),
+            "article_paragraph": self.article_paragraph,
+            "story": self.story,
         }
 
 
@@ -182,6 +200,13 @@ class PassageContext:
     article: str
     paragraphs: tuple[Paragraph, ...]
     focus: int  # paragraph number the passage starts in
+    first: int = 1  # the first paragraph's 1-based position within the article
+    story: str = ""  # the file's display name, as `Source.story`
+
+    def article_number(self, paragraph: Paragraph) -> int:
+        """A paragraph's 1-based position within the article (as readers count)."""
+        numbers = [p.number for p in self.paragraphs]
+        return self.first + numbers.index(paragraph.number)
 
 
 @dataclass(frozen=True)

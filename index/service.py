@@ -24,6 +24,7 @@ from index.models import (
     Source,
     Topic,
 )
+from index.names import read_names
 from index.question import has_latin_words, normalize_question
 from index.quoting import in_paragraph, quote_span
 from index.reader.agreement import Verdict
@@ -65,6 +66,7 @@ class Engine:
         self._settings = settings
         # Built on first use; a race only builds it twice (both results are equal).
         self._words: CorpusWords | None = None
+        self._names = read_names(path)  # display names of story files (index/names.py)
 
     @property
     def info(self) -> IndexInfo:
@@ -215,15 +217,31 @@ class Engine:
         have cut the sentence that holds it."""
         text, start, end = in_paragraph(self._paragraph_text(chunk), chunk.text, start, end)
         quote, highlight = quote_span(text, start, end, self._settings.max_answer_chars)
-        source = Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph)
-        return AnswerSpan(text=quote, highlight=highlight, source=source)
+        return AnswerSpan(text=quote, highlight=highlight, source=self._source(chunk))
+
+    def _source(self, chunk: Chunk) -> Source:
+        return Source(
+            file=chunk.file,
+            article=chunk.headline,
+            paragraph=chunk.paragraph,
+            article_paragraph=self._in_article(chunk)[1],
+            story=self._names.get(chunk.file, ""),
+        )
 
     def _paragraph_text(self, chunk: Chunk) -> str | None:
         """The cleaned paragraph the chunk was cut from (None if its article is gone)."""
+        return self._in_article(chunk)[0]
+
+    def _in_article(self, chunk: Chunk) -> tuple[str | None, int]:
+        """The chunk's paragraph text and its 1-based position within the article, as a
+        reader counts (None and 0 if its article is gone)."""
         article = self._corpus.article(chunk.file, chunk.article_index)
         if article is None:
-            return None
-        return next((p.text for p in article.paragraphs if p.number == chunk.paragraph), None)
+            return None, 0
+        for at, paragraph in enumerate(article.paragraphs, start=1):
+            if paragraph.number == chunk.paragraph:
+                return paragraph.text, at
+        return None, 0
 
     def _extract(self, query: str, hits: list[Hit]) -> tuple[AnswerSpan | None, Chunk | None]:
         """The rule extractor: the baseline the reader is measured against."""
@@ -239,8 +257,7 @@ class Engine:
         chunk = extraction.chunk
         if extraction.span is not None:
             return self._quote(chunk, *extraction.span), chunk
-        source = Source(file=chunk.file, article=chunk.headline, paragraph=chunk.paragraph)
-        return AnswerSpan(extraction.text, extraction.highlight, source), chunk
+        return AnswerSpan(extraction.text, extraction.highlight, self._source(chunk)), chunk
 
     def more_passages(self, question: str, offset: int, limit: int) -> tuple[Passage, ...]:
         hits = self.search(question, 2 * (offset + limit))
@@ -258,7 +275,7 @@ class Engine:
         """The cited paragraph, or the part of a long one that covers its matched chunks."""
         best = group[0]
         chunk = best.chunk
-        paragraph = self._paragraph_text(chunk)
+        paragraph, at = self._in_article(chunk)
         text = (
             chunk.text if paragraph is None else _window(paragraph, [h.chunk.text for h in group])
         )
@@ -269,6 +286,8 @@ class Engine:
             article=chunk.headline,
             paragraph=chunk.paragraph,
             score=best.score,
+            article_paragraph=at,
+            story=self._names.get(chunk.file, ""),
         )
 
     def context(self, chunk_id: str, radius: int = 1) -> PassageContext | None:
@@ -287,6 +306,8 @@ class Engine:
             article=article.headline,
             paragraphs=tuple(window),
             focus=chunk.paragraph,
+            first=max(0, at - radius) + 1,
+            story=self._names.get(chunk.file, ""),
         )
 
 
