@@ -159,7 +159,10 @@ def test_cli_build_ask_list_rollback(
     assert set(answer) == {"question", "abstained", "answer", "passages", "elapsed_ms", "context"}
     assert answer["context"] is None  # a single question is answered alone
     assert "90余场次" in answer["answer"]["text"]
-    assert set(answer["answer"]["source"]) == {"file", "article", "paragraph"}
+    # Keys are only ever added: the reader's paragraph and story name joined in issue 22.
+    source = answer["answer"]["source"]
+    assert set(source) == {"file", "article", "paragraph", "article_paragraph", "story"}
+    assert 1 <= source["article_paragraph"] < source["paragraph"] and source["story"] == ""
 
     batch = tmp_path / "questions.txt"
     batch.write_text(f"{CANONICAL}\n火星探测器什么时候发射的\n", "utf-8")
