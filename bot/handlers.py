@@ -14,6 +14,7 @@ from telegram import (
     ChatMemberUpdated,
     InlineQuery,
     InlineQueryResultArticle,
+    LinkPreviewOptions,
     Message,
     ReplyParameters,
     Update,
@@ -35,9 +36,11 @@ from bot.gate import (
 from bot.inline import inline_results
 from bot.render import (
     FEEDBACK_PREFIX,
+    GROUP_STYLE,
     MORE_PREFIX,
     SOURCE_PREFIX,
     SOURCES_SHOWN,
+    AnswerStyle,
     Rendered,
     about_blocks,
     render_answer,
@@ -53,6 +56,7 @@ from index.models import Topic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -154,7 +158,8 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
             raise searched
         found = searched
     services.conversations.remember(conversation, found)
-    sent = await _reply(message, render_answer(found, lang))
+    style = _answer_style(message.chat, services.settings.private_sources_open)
+    sent = await _reply(message, render_answer(found, lang, style))
     if found.topic is not None:
         for answer in sent:
             services.answer_topics.remember((answer.chat.id, answer.message_id), found.topic)
@@ -373,6 +378,8 @@ async def _send(chat: Chat, rendered: Rendered, reply_to: int | None = None) -> 
             await chat.send_message(
                 text,
                 parse_mode=ParseMode.HTML,
+                # Stories may quote web addresses: a preview card would bury the answer.
+                link_preview_options=_NO_PREVIEW,
                 reply_parameters=reply,
                 reply_markup=rendered.keyboard if n == last else None,
             )
@@ -404,6 +411,14 @@ def _replied_topic(message: Message, context: BotContext, engine: QAEngine) -> T
         return known
     chunk_id = cited_chunk(replied)
     return engine.topic(chunk_id) if chunk_id else None
+
+
+def _answer_style(chat: Chat, sources_open: bool) -> AnswerStyle:
+    """Groups: sources folded, no 更多 pages; private chats: folded unless the setting opens
+    them."""
+    if chat.type != ChatType.PRIVATE:
+        return GROUP_STYLE
+    return AnswerStyle(folded=not sources_open)
 
 
 def _bot_identity(context: BotContext) -> tuple[str, int]:

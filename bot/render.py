@@ -1,4 +1,9 @@
-"""Answers as Telegram HTML messages with buttons, or as plain text for the console (pure)."""
+"""Answers as Telegram HTML messages with buttons, or as plain text for the console (pure).
+
+Telegram messages are for readers: a citation names the headline (and the story's display
+name, when the operator gave one) and the paragraph's number within its article, never a file
+name. The console (`newsqa chat`, an operator's tool) keeps file names and file paragraphs.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ from index.models import IndexInfo, Passage, PassageContext, QAResult
 
 MESSAGE_LIMIT = 4096  # Telegram's limit for one text message, in UTF-16 code units
 CALLBACK_LIMIT = 64  # Telegram's limit for callback_data, in bytes
-SOURCES_SHOWN = 3  # supporting sources under an answer, and passages per "更多" page
+SOURCES_SHOWN = 3  # passages per "更多" page, and the console's sources under an answer
 PASSAGE_CHARS = 240  # sources are a glance; "原文 n" shows the whole paragraph
+FOLD_LINES = 3  # lines Telegram shows of a collapsed expandable block quote
 
 SOURCE_PREFIX = "src:"
 MORE_PREFIX = "more:"
@@ -36,6 +42,30 @@ Block = tuple[Segment, ...]  # one paragraph of a message
 
 
 @dataclass(frozen=True)
+class AnswerStyle:
+    """How an answer sits in its chat: groups get sources folded and no 更多 button (no page
+    flood in a shared chat); private chats may have them open (`private_sources_open`)."""
+
+    folded: bool = True  # sources in an expandable block quote, collapsed until tapped
+    more: bool = True  # a 更多 button for further pages
+
+
+GROUP_STYLE = AnswerStyle(folded=True, more=False)
+
+
+@dataclass(frozen=True)
+class ArticleSources:
+    """One article under an answer: its 原文 button (number `number`, opening `chunk_id`) and
+    its passages shown in the sources, never the one the answer quotes."""
+
+    number: int
+    article: str
+    story: str
+    chunk_id: str
+    passages: tuple[Passage, ...]
+
+
+@dataclass(frozen=True)
 class Rendered:
     """Messages ready to send, in order; the keyboard goes under the last one."""
 
@@ -44,7 +74,8 @@ class Rendered:
 
 
 def answer_blocks(result: QAResult, lang: Lang) -> list[Block]:
-    """The answer sentence with its highlight and citation, then up to three sources."""
+    """The console's answer: the sentence with its highlight and citation (file and file
+    paragraph, for operators), then up to three sources."""
     words = texts_for(lang)
     blocks: list[Block] = []
     if result.context is not None:
@@ -70,7 +101,7 @@ def answer_blocks(result: QAResult, lang: Lang) -> list[Block]:
 
 
 def more_blocks(passages: Sequence[Passage], offset: int, lang: Lang) -> list[Block]:
-    """A page of further passages, numbered on from the ones already shown."""
+    """The console's page of further passages, numbered on from the ones already shown."""
     words = texts_for(lang)
     if not passages:
         return [(Segment(words.no_more),)]
@@ -80,7 +111,8 @@ def more_blocks(passages: Sequence[Passage], offset: int, lang: Lang) -> list[Bl
 
 
 def context_blocks(context: PassageContext) -> list[Block]:
-    """The cited passage with its neighbouring paragraphs; the cited paragraph in bold."""
+    """The console's `/src n`: the cited passage with its neighbouring paragraphs, numbered in
+    the file; the cited paragraph in bold."""
     heading = " · ".join(part for part in (titled(context.article), context.file) if part)
     blocks: list[Block] = [(Segment(heading, bold=True),)]
     for paragraph in context.paragraphs:
@@ -127,58 +159,146 @@ def passage_block(number: int, passage: Passage) -> Block:
     )
 
 
-def answer_keyboard(result: QAResult, lang: Lang) -> InlineKeyboardMarkup:
-    """原文 n for each source shown, 更多 for the next page, and 👍/👎."""
-    shown = result.passages[:SOURCES_SHOWN]
-    rows = [_source_buttons(shown, 0, lang)]
-    bottom = [
-        InlineKeyboardButton("👍", callback_data=FEEDBACK_PREFIX + "up"),
-        InlineKeyboardButton("👎", callback_data=FEEDBACK_PREFIX + "down"),
+def render_answer(result: QAResult, lang: Lang, style: AnswerStyle = AnswerStyle()) -> Rendered:
+    """The one Telegram message for an answer or abstention: the quote with the fact in bold,
+    one citation line, the other passages in one (expandable) block quote grouped by article,
+    and a 原文 button per article."""
+    articles = article_sources(result)
+    return Rendered(
+        (answer_html(result, lang, style, articles),),
+        _answer_buttons(result, lang, style, articles),
+    )
+
+
+def answer_html(
+    result: QAResult,
+    lang: Lang,
+    style: AnswerStyle,
+    articles: Sequence[ArticleSources],
+    limit: int = MESSAGE_LIMIT,
+) -> str:
+    """The answer message's HTML within `limit` UTF-16 units: the sources' last passages go
+    first, then a very long quote is cut around its highlight."""
+    head = answer_head(result, lang)
+    passages = [(a, p) for a in articles for p in a.passages]
+    while True:
+        fold = _sources_html(passages, lang, style.folded)
+        message = f"{head}\n{fold}" if fold else head
+        if _units(message) <= limit:
+            return message
+        if not passages:
+            break
+        passages.pop()
+    # Only a quote far longer than any answer setting gives gets here: cut around its bold.
+    answer = result.answer
+    chars = len(answer.text) if answer is not None else 0
+    while _units(head) > limit and answer is not None and chars > 1:
+        chars = chars * 4 // 5
+        cut = replace(answer, text=cut_quote(answer.text, answer.highlight, chars))
+        head = answer_head(replace(result, answer=cut), lang)
+    return head
+
+
+def cut_quote(text: str, highlight: str | None, chars: int) -> str:
+    """At most `chars` characters of a quote (plus "…" at a cut end), around its highlight."""
+    if len(text) <= chars:
+        return text
+    at = text.find(highlight) if highlight else -1
+    start = (
+        0 if at < 0 else max(0, min(at - (chars - len(highlight or "")) // 2, len(text) - chars))
+    )
+    kept = text[start : start + chars]
+    return ("…" if start > 0 else "") + kept + ("…" if start + chars < len(text) else "")
+
+
+def reader_citation(article: str, story: str, number: int, lang: Lang) -> str:
+    """《headline》 · story name · 第N段: what a reader can look up in the newspaper."""
+    words = texts_for(lang)
+    where = words.paragraph.format(n=number) if number > 0 else ""
+    return " · ".join(part for part in (titled(article) or words.untitled, story, where) if part)
+
+
+def article_sources(result: QAResult) -> list[ArticleSources]:
+    """The articles behind an answer, numbered for their 原文 buttons: the quoted article
+    first (its button opens the quoted passage), then the others in rank order; each holds
+    its passages other than the quoted one, in reading order."""
+    quoted = None if result.answer is None or result.abstained else result.answer.source
+    keys: list[tuple[str, str]] = []
+    opens: dict[tuple[str, str], str] = {}
+    held: dict[tuple[str, str], list[Passage]] = {}
+    stories: dict[tuple[str, str], str] = {}
+    if quoted is not None:
+        keys.append((quoted.file, quoted.article))
+        stories[keys[0]] = quoted.story
+    for passage in result.passages:
+        key = (passage.file, passage.article)
+        if key not in held:
+            held[key] = []
+            stories.setdefault(key, passage.story)
+            if key not in keys:
+                keys.append(key)
+        if quoted is not None and (passage.file, passage.paragraph) == (
+            quoted.file,
+            quoted.paragraph,
+        ):
+            opens[key] = passage.chunk_id  # the quoted passage: its button, never a source
+            continue
+        held[key].append(passage)
+        opens.setdefault(key, passage.chunk_id)
+    kept = [k for k in keys if k in opens]
+    return [
+        ArticleSources(n, k[1], stories[k], opens[k], tuple(sorted(held[k], key=_in_article)))
+        for n, k in enumerate(kept, start=1)
     ]
-    if shown:
-        bottom.insert(0, _more_button(len(shown), lang))
-    rows.append(bottom)
-    return InlineKeyboardMarkup([row for row in rows if row])
-
-
-def more_keyboard(
-    passages: Sequence[Passage], offset: int, lang: Lang
-) -> InlineKeyboardMarkup | None:
-    """原文 n for the page's passages and 更多 while pages come back full."""
-    if not passages:
-        return None
-    rows = [_source_buttons(passages, offset, lang)]
-    if len(passages) >= SOURCES_SHOWN:
-        rows.append([_more_button(offset + len(passages), lang)])
-    return InlineKeyboardMarkup([row for row in rows if row])
-
-
-def render_answer(result: QAResult, lang: Lang) -> Rendered:
-    """The Telegram messages for one answer or abstention."""
-    return Rendered(to_html(answer_blocks(result, lang)), answer_keyboard(result, lang))
 
 
 def render_more(passages: Sequence[Passage], offset: int, lang: Lang) -> Rendered:
-    """The Telegram messages for one "更多" page."""
-    return Rendered(
-        to_html(more_blocks(passages, offset, lang)), more_keyboard(passages, offset, lang)
-    )
+    """The one Telegram message for a "更多" page: its passages grouped by article, a 原文
+    button per article, and 更多 while pages come back full."""
+    words = texts_for(lang)
+    if not passages:
+        return Rendered((html.escape(words.no_more, quote=False),))
+    articles = article_sources(QAResult("", True, None, tuple(passages)))
+    pairs = [(a, p) for a in articles for p in a.passages]
+    header = html.escape(words.more_header, quote=False)
+    while True:
+        message = f"{header}\n{_grouped_html(pairs, lang)}"
+        if _units(message) <= MESSAGE_LIMIT or len(pairs) == 1:
+            break
+        pairs.pop()
+    rows = [_article_buttons(articles, lang)]
+    if len(passages) >= SOURCES_SHOWN:
+        rows.append([_more_button(offset + len(passages), lang)])
+    return Rendered((message,), InlineKeyboardMarkup([row for row in rows if row]))
 
 
 def render_context(context: PassageContext, lang: Lang = "zh") -> Rendered:
     """The one message for a "原文" button: a paragraph too long for it is cut, with a note,
     rather than sent as dozens of messages into the chat."""
-    messages = to_html(context_blocks(context))
+    messages = to_html(reader_context_blocks(context, lang))
     if len(messages) <= 1:
         return Rendered(messages)
     note = html.escape(texts_for(lang).passage_cut, quote=False)
     limit = MESSAGE_LIMIT - _units(note) - 2
     budget = MESSAGE_LIMIT
     while True:
-        messages = to_html(context_blocks(cut_context(context, budget)), limit)
+        messages = to_html(reader_context_blocks(cut_context(context, budget), lang), limit)
         if len(messages) == 1 or budget == 0:
             return Rendered((f"{messages[0]}\n\n{note}",))
         budget = budget * 4 // 5
+
+
+def reader_context_blocks(context: PassageContext, lang: Lang) -> list[Block]:
+    """The 原文 message: 《headline》 · story in bold, then each paragraph numbered within
+    the article, the cited one in bold."""
+    words = texts_for(lang)
+    heading = reader_citation(context.article, context.story, 0, lang)
+    blocks: list[Block] = [(Segment(heading, bold=True),)]
+    for paragraph in context.paragraphs:
+        number = words.paragraph.format(n=context.article_number(paragraph))
+        focus = paragraph.number == context.focus
+        blocks.append((Segment(f"{number} "), Segment(paragraph.text, bold=focus)))
+    return blocks
 
 
 def cut_context(context: PassageContext, budget: int) -> PassageContext:
@@ -192,7 +312,8 @@ def cut_context(context: PassageContext, budget: int) -> PassageContext:
     paragraphs = tuple(
         replace(p, text=kept[p.number]) for p in context.paragraphs if kept[p.number]
     )
-    return replace(context, paragraphs=paragraphs)
+    first = context.article_number(paragraphs[0]) if paragraphs else context.first
+    return replace(context, paragraphs=paragraphs, first=first)
 
 
 def render_words(text: str) -> Rendered:
@@ -231,23 +352,100 @@ def callback_fits(data: str) -> bool:
     return 0 < len(data.encode("utf-8")) <= CALLBACK_LIMIT
 
 
+def answer_head(result: QAResult, lang: Lang) -> str:
+    """The lines above the sources (the whole of a shared inline answer): the follow-up
+    note, then the quote with its citation or the abstention."""
+    words = texts_for(lang)
+    lines: list[str] = []
+    if result.context is not None:
+        # Said first, so a wrong carry-over is seen before the answer is believed.
+        label = titled(result.context.headline) or words.untitled
+        lines.append(_escape(words.context_note.format(article=label)))
+    if result.answer is None or result.abstained:
+        lines.append(_escape(words.abstain))
+    else:
+        answer, src = result.answer, result.answer.source
+        lines.append("".join(_segment_html(s) for s in _highlighted(answer.text, answer.highlight)))
+        where = reader_citation(src.article, src.story, src.article_paragraph, lang)
+        lines.append(_escape("—— " + where))
+    return "\n".join(lines)
+
+
+def passage_html(passage: Passage, lang: Lang) -> str:
+    """One passage on its own (an inline result): its citation line, then its text."""
+    where = reader_citation(passage.article, passage.story, passage.article_paragraph, lang)
+    text = passage.text.strip()
+    if len(text) > PASSAGE_CHARS:
+        text = text[: PASSAGE_CHARS - 1] + "…"
+    return _escape(f"{where}\n{text}")
+
+
+def _sources_html(
+    passages: Sequence[tuple[ArticleSources, Passage]], lang: Lang, folded: bool
+) -> str:
+    """The other passages in one block quote, expandable (collapsed) when `folded`."""
+    if not passages:
+        return ""
+    tag = "blockquote expandable" if folded else "blockquote"
+    body = _escape(texts_for(lang).sources) + "\n" + _grouped_html(passages, lang)
+    return f"<{tag}>{body}</blockquote>"
+
+
+def _grouped_html(passages: Sequence[tuple[ArticleSources, Passage]], lang: Lang) -> str:
+    """Passages under their article's numbered headline, one headline per article."""
+    words = texts_for(lang)
+    lines: list[str] = []
+    current: ArticleSources | None = None
+    for article, passage in passages:
+        if article is not current:
+            current = article
+            head = reader_citation(article.article, article.story, 0, lang)
+            lines.append(_escape(f"{article.number}. {head}"))
+        text = " ".join(passage.text.split())
+        if len(text) > PASSAGE_CHARS:
+            text = text[: PASSAGE_CHARS - 1] + "…"
+        label = words.passage_label.format(n=passage.article_paragraph)
+        lines.append(_escape((label if passage.article_paragraph > 0 else "") + text))
+    return "\n".join(lines)
+
+
+def _answer_buttons(
+    result: QAResult, lang: Lang, style: AnswerStyle, articles: Sequence[ArticleSources]
+) -> InlineKeyboardMarkup:
+    """原文 n per article, 更多 (where the style has it) and 👍/👎."""
+    bottom = [
+        InlineKeyboardButton("👍", callback_data=FEEDBACK_PREFIX + "up"),
+        InlineKeyboardButton("👎", callback_data=FEEDBACK_PREFIX + "down"),
+    ]
+    if style.more and result.passages:
+        bottom.insert(0, _more_button(len(result.passages), lang))
+    rows = [_article_buttons(articles, lang), bottom]
+    return InlineKeyboardMarkup([row for row in rows if row])
+
+
+def _article_buttons(articles: Sequence[ArticleSources], lang: Lang) -> list[InlineKeyboardButton]:
+    label = texts_for(lang).source_button
+    return [
+        InlineKeyboardButton(label.format(n=a.number), callback_data=SOURCE_PREFIX + a.chunk_id)
+        for a in articles
+        if callback_fits(SOURCE_PREFIX + a.chunk_id)
+    ]
+
+
+def _in_article(passage: Passage) -> int:
+    """Passages of one article are listed in reading order."""
+    return passage.article_paragraph
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
 def _highlighted(text: str, highlight: str | None) -> tuple[Segment, ...]:
     if not highlight or highlight not in text:
         return (Segment(text),)
     before, _, after = text.partition(highlight)
     return tuple(s for s in (Segment(before), Segment(highlight, True), Segment(after)) if s.text)
-
-
-def _source_buttons(
-    passages: Sequence[Passage], offset: int, lang: Lang
-) -> list[InlineKeyboardButton]:
-    label = texts_for(lang).source_button
-    buttons = []
-    for n, passage in enumerate(passages, start=offset + 1):
-        data = SOURCE_PREFIX + passage.chunk_id
-        if callback_fits(data):
-            buttons.append(InlineKeyboardButton(label.format(n=n), callback_data=data))
-    return buttons
 
 
 def _more_button(offset: int, lang: Lang) -> InlineKeyboardButton:

@@ -35,6 +35,9 @@ class Texts:
     about: str
     abstain: str
     sources: str
+    paragraph: str
+    passage_label: str
+    untitled: str
     more_header: str
     no_more: str
     source_button: str
@@ -71,7 +74,8 @@ ZH = Texts(
         "用法：\n"
         "· 私聊：直接发送问题。\n"
         "· 群聊：/ask 问题，或 @{bot} 问题，或回复我的消息。\n"
-        "· 答案下方的「原文 n」显示出处段落，「更多」列出更多相关段落，👍/👎 反馈答案质量。\n"
+        "· 答案下方的「相关来源」点开可看其他段落；「原文 n」显示第 n 篇报道的出处段落，"
+        "「更多」列出更多相关段落（私聊），👍/👎 反馈答案质量。\n"
         "· 追问（如“那开到哪天”）接着上一个答案的报道回答；/new 重新开始。\n"
         "· 在任意聊天输入 @{bot} 问题，可把答案分享出去。\n"
         "· /about 查看索引信息。"
@@ -83,6 +87,9 @@ ZH = Texts(
     ),
     abstain="没有在报道中找到这个问题的答案。最接近的段落：",
     sources="相关来源：",
+    paragraph="第{n}段",
+    passage_label="第{n}段：",
+    untitled="无标题报道",
     more_header="更多相关段落：",
     no_more="没有更多相关段落了。",
     source_button="原文 {n}",
@@ -119,8 +126,9 @@ EN = Texts(
         "How to use:\n"
         "· Private chat: send a question.\n"
         "· Group: /ask question, or @{bot} question, or reply to my message.\n"
-        "· Under an answer, “Source n” shows the passage, “More” lists further passages, "
-        "👍/👎 rates the answer.\n"
+        "· Under an answer, tap “Sources” to unfold further passages; “Source n” shows the "
+        "passage of story n, “More” lists further passages (private chats), 👍/👎 rates the "
+        "answer.\n"
         "· A follow-up (“and until when?”) is answered from the last answer's story; /new "
         "starts afresh.\n"
         "· Type @{bot} question in any chat to share an answer.\n"
@@ -133,6 +141,9 @@ EN = Texts(
     ),
     abstain="I could not find the answer in the stories. The nearest passages:",
     sources="Sources:",
+    paragraph="para. {n}",
+    passage_label="para. {n}: ",
+    untitled="untitled story",
     more_header="More passages:",
     no_more="No further passages.",
     source_button="Source {n}",

@@ -31,14 +31,22 @@ FILE = "001_a156c6055a039714.txt"
 ANSWER = "截至目前，已累计完成90余场次远程服务，真正让“数据多跑路、群众少跑腿”成为现实。"
 
 
+OTHER_HEADLINE = "草原生态修复"
+OTHER_FILE = "002_046523daf5b7182a.txt"
+
+
 def _passage(n: int, generation: str) -> Passage:
+    """Odd passages come from the answer's article (the first is the one it quotes), even
+    ones from another; their file paragraphs are 6 beyond their place in the article."""
+    file, headline = (FILE, HEADLINE) if n % 2 else (OTHER_FILE, OTHER_HEADLINE)
     return Passage(
         chunk_id=f"{generation}-c{n:03d}",
-        text=f"第{n}段 <script>alert('x')</script> & 聂荣县 [{generation}]",
-        file=FILE,
-        article=HEADLINE,
-        paragraph=n,
+        text=f"段落{n} <script>alert('x')</script> & 聂荣县 [{generation}]",
+        file=file,
+        article=headline,
+        paragraph=n + 6,
         score=1.0 / n,
+        article_paragraph=n,
     )
 
 
@@ -82,7 +90,7 @@ class FakeEngine:
         span = AnswerSpan(
             text=f"{ANSWER}[{self.generation}]",
             highlight="90余场次",
-            source=Source(FILE, HEADLINE, 7),
+            source=Source(FILE, HEADLINE, 7, article_paragraph=1),
         )
         topic = Topic(FILE, 0, HEADLINE, ("聂荣县",))
         return QAResult(question, False, span, passages, context=carried, topic=topic)
@@ -101,11 +109,12 @@ class FakeEngine:
         if not chunk_id.startswith(prefix):
             return None
         n = int(chunk_id.removeprefix(prefix))
+        first = max(1, n - radius)
         paragraphs = tuple(
-            Paragraph(k, f"段落{k}：聂荣县 <i>原文</i> & 医疗")
-            for k in range(max(1, n - radius), n + radius + 1)
+            Paragraph(k + 6, f"段落{k}：聂荣县 <i>原文</i> & 医疗")
+            for k in range(first, n + radius + 1)
         )
-        return PassageContext(chunk_id, FILE, HEADLINE, paragraphs, focus=n)
+        return PassageContext(chunk_id, FILE, HEADLINE, paragraphs, focus=n + 6, first=first)
 
 
 class EngineSource:

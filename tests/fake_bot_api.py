@@ -36,7 +36,23 @@ _JSON_PARAMS = {
     "results",
     "button",
 }
-_ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
+_ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+}
+# Attributes Telegram reads on a tag; any other is refused (as "can't parse entities").
+_ALLOWED_ATTRS = {"a": {"href"}, "code": {"class"}, "blockquote": {"expandable"}}
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
 _MENTION = re.compile(r"@[A-Za-z0-9_]{5,32}")
 _MAX_POLL_S = 30.0
@@ -455,6 +471,14 @@ def bold_parts(message_html: str) -> list[str]:
     return parser.bold
 
 
+def block_quotes(message_html: str) -> list[tuple[str, bool]]:
+    """The texts shown in block quotes, each with whether it is expandable (collapsed)."""
+    parser = _TelegramHtml()
+    parser.feed(message_html)
+    parser.close()
+    return parser.quotes
+
+
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     markup = message.get("reply_markup") or {}
     return [b for row in markup.get("inline_keyboard", []) for b in row]
@@ -467,6 +491,7 @@ class _TelegramHtml(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.text: list[str] = []
         self.bold: list[str] = []
+        self.quotes: list[tuple[str, bool]] = []
         self._open: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -474,6 +499,15 @@ class _TelegramHtml(HTMLParser):
             raise ApiError(
                 400, f'Bad Request: can\'t parse entities: unsupported start tag "{tag}"'
             )
+        unknown = {name for name, _ in attrs} - _ALLOWED_ATTRS.get(tag, set())
+        if unknown:
+            raise ApiError(
+                400, f"Bad Request: can't parse entities: unsupported attribute {unknown}"
+            )
+        if tag == "blockquote":
+            if "blockquote" in self._open:  # Telegram: block quotes cannot be nested
+                raise ApiError(400, "Bad Request: can't parse entities: nested blockquote")
+            self.quotes.append(("", any(name == "expandable" for name, _ in attrs)))
         self._open.append(tag)
         if tag in ("b", "strong"):
             self.bold.append("")
@@ -487,6 +521,9 @@ class _TelegramHtml(HTMLParser):
         self.text.append(data)
         if any(t in ("b", "strong") for t in self._open):
             self.bold[-1] += data
+        if "blockquote" in self._open:
+            text, expandable = self.quotes[-1]
+            self.quotes[-1] = (text + data, expandable)
 
     def close(self) -> None:
         super().close()

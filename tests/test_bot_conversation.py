@@ -130,7 +130,10 @@ async def test_inline_query_gets_the_answer_and_its_citation(bot: RunningBot) ->
     assert 1 <= len(results) <= 3
     assert results[0]["title"] == "90余场次"
     shared = visible_text(results[0]["input_message_content"]["message_text"])
-    assert "90余场次" in shared and f"《{HEADLINE}》" in shared and "¶7" in shared
+    assert shared.endswith(f"—— 《{HEADLINE}》 · 第1段") and "90余场次" in shared
+    assert ".txt" not in shared
+    # The other results are the passages after the quoted one, cited as readers cite them.
+    assert results[1]["title"] == "《草原生态修复》 · 第2段"
     assert int(answered["cache_time"]) == 30
 
 

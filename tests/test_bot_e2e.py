@@ -17,7 +17,15 @@ import pytest
 
 from index.settings import Settings
 from tests.bot_harness import bot_settings, running_bot
-from tests.fake_bot_api import BOT_USERNAME, TOKEN, FakeBotApi, buttons, visible_text
+from tests.fake_bot_api import (
+    BOT_USERNAME,
+    TOKEN,
+    FakeBotApi,
+    block_quotes,
+    bold_parts,
+    buttons,
+    visible_text,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -63,14 +71,26 @@ async def test_private_group_and_source_button_on_the_real_index(
 
     replies = api.replies_to(question)
     assert len(replies) == 1
-    text = visible_text(replies[0]["text"])
-    assert "90余场次" in text
-    assert HEADLINE in text
+    sent = replies[0]["text"]  # the HTML as Telegram received it (and parsed: see FakeBotApi)
+    text = visible_text(sent)
+    quote, citation, *_ = text.split("\n")
+    assert "90余场次" in quote and "90余场次" in bold_parts(sent)
+    # One citation line: the headline and the paragraph within the article (the file's ¶33).
+    assert citation.startswith("—— 《") and HEADLINE in citation and citation.endswith(" · 第2段")
+    assert STORY not in text and ".txt" not in text and "¶" not in text
+    [(sources, folded)] = block_quotes(sent)
+    assert folded and sources.startswith("相关来源：\n1. 《")
+    assert quote.removeprefix("…") not in sources  # the quoted paragraph is not repeated
+    labels = [b["text"] for b in buttons(replies[0])]
+    assert labels[0] == "原文 1" and len(set(labels)) == len(labels)
     assert api.replies_to(unaddressed) == []
-    assert len(api.replies_to(mention)) == 1
-    assert "90余场次" in visible_text(api.replies_to(mention)[0]["text"])
+    [in_group] = api.replies_to(mention)
+    assert "90余场次" in visible_text(in_group["text"])
+    assert [f for _, f in block_quotes(in_group["text"])] == [True]
+    assert "更多" not in [b["text"] for b in buttons(in_group)]
     passage = visible_text(api.sent_to(501)[1]["text"])
     assert HEADLINE in passage and "90余场次" in passage
+    assert "第2段 " in passage and STORY not in passage
     secret = TOKEN.split(":", 1)[1]
     assert caplog.records and secret not in caplog.text
 

@@ -13,6 +13,7 @@ from bot.feedback import FeedbackLog
 from bot.reload import PROBE_QUESTION
 from tests.bot_harness import (
     HEADLINE,
+    OTHER_HEADLINE,
     EngineSource,
     FakeEngine,
     RunningBot,
@@ -25,6 +26,7 @@ from tests.fake_bot_api import (
     BOT_USERNAME,
     TOKEN,
     FakeBotApi,
+    block_quotes,
     bold_parts,
     buttons,
     visible_text,
@@ -62,15 +64,40 @@ async def test_private_question_gets_one_cited_answer(bot: RunningBot) -> None:
     api = bot.api
     reply = await ask(api, api.private_chat(1001), api.user(1001), "聂荣县远程会诊多少场")
     text = visible_text(reply["text"])
-    assert "90余场次" in text
-    assert f"《{HEADLINE}》 · 001_a156c6055a039714.txt · ¶7" in text
-    assert "90余场次" in bold_parts(reply["text"])
+    answer, citation, *_ = text.split("\n")
+    assert "90余场次" in answer and bold_parts(reply["text"]) == ["90余场次"]
+    # The paragraph counts within the article; no file name or hash reaches the reader.
+    assert citation == f"—— 《{HEADLINE}》 · 第1段"
+    assert ".txt" not in text and "¶" not in text and "a156c6055a039714" not in text
+    # The other passages in one collapsed quote, one headline per article, never the quoted one.
+    [(sources, expandable)] = block_quotes(reply["text"])
+    assert expandable and sources.startswith("相关来源：\n")
+    assert sources.count(HEADLINE) == 1 and sources.count(OTHER_HEADLINE) == 1
+    assert f"1. 《{HEADLINE}》\n第3段：段落3 " in sources
+    assert f"2. 《{OTHER_HEADLINE}》\n第2段：段落2 " in sources
+    assert "段落1 " not in text
     assert "<script>alert('x')</script>" in text  # story text is shown literally
-    labels = [b["text"] for b in buttons(reply)]
-    assert labels[:3] == ["原文 1", "原文 2", "原文 3"]
-    assert {"更多", "👍", "👎"} <= set(labels)
+    shown = {(b["text"], b["callback_data"]) for b in buttons(reply)}
+    # One 原文 per article; the first opens the quoted passage.
+    assert {("原文 1", "src:gen-1-c001"), ("原文 2", "src:gen-1-c002")} <= shown
+    assert {"更多", "👍", "👎"} <= {label for label, _ in shown}
+    assert ("更多", "more:5") in shown  # the next page starts after the five passages
     assert all(len(b["callback_data"].encode()) <= 64 for b in buttons(reply))
+    [sent] = api.calls_to("sendMessage")
+    assert sent.params["link_preview_options"]["is_disabled"] is True
     assert api.calls_to("sendChatAction")
+
+
+async def test_private_chats_may_show_sources_open(api: FakeBotApi, tmp_path: Path) -> None:
+    source = EngineSource(FakeEngine())
+    settings = bot_settings(api, tmp_path, private_sources_open=True)
+    async with running_bot(settings, api, load=source.load, read_generation=source.read_generation):
+        private = await ask(api, api.private_chat(1101), api.user(1101), "聂荣县远程会诊多少场")
+        group = await ask(api, api.group_chat(GROUP), api.user(1101), "/ask 聂荣县远程会诊多少场")
+    [(_, folded)] = block_quotes(private["text"])
+    assert not folded
+    [(_, group_folded)] = block_quotes(group["text"])
+    assert group_folded  # groups are never flooded, whatever the setting
 
 
 async def test_command_menu_is_set_in_both_languages(bot: RunningBot) -> None:
@@ -90,6 +117,10 @@ async def test_group_answers_only_when_addressed(bot: RunningBot) -> None:
 
     mention = await ask(api, group, user, f"@{BOT_USERNAME} 聂荣县远程会诊多少场")
     assert "90余场次" in visible_text(mention["text"])
+    # In a group: a reply to the question, sources folded, no 更多 pages.
+    assert mention["reply_to_message"]["text"] == f"@{BOT_USERNAME} 聂荣县远程会诊多少场"
+    assert [folded for _, folded in block_quotes(mention["text"])] == [True]
+    assert "更多" not in [b["text"] for b in buttons(mention)]
     command = await ask(api, group, user, f"/ask@{BOT_USERNAME} 聂荣县远程会诊多少场")
     assert "90余场次" in visible_text(command["text"])
     plain_command = await ask(api, group, user, "/ask 聂荣县远程会诊多少场")
@@ -131,9 +162,11 @@ async def test_source_button_shows_the_passage_with_neighbours(bot: RunningBot) 
     await api.press(answer, source["callback_data"], user)
     await api.wait_for(lambda: len(api.sent) == 2, what="the passage")
     passage = api.sent[1]
+    assert source["callback_data"] == "src:gen-1-c002"  # the other article's first passage
     text = visible_text(passage["text"])
-    assert f"《{HEADLINE}》" in text
-    assert "¶1 段落1" in text and "¶3 段落3" in text
+    assert text.startswith(f"《{HEADLINE}》\n\n")
+    assert "第1段 段落1" in text and "第3段 段落3" in text  # numbered within the article
+    assert ".txt" not in text and "¶" not in text
     assert bold_parts(passage["text"])[-1] == "段落2：聂荣县 <i>原文</i> & 医疗"
     assert api.calls_to("answerCallbackQuery")
 
@@ -157,16 +190,23 @@ async def test_more_pages_on_from_the_replied_question(bot: RunningBot) -> None:
     await api.press(answer, more["callback_data"], user)
     await api.wait_for(lambda: len(api.sent) == 2, what="page 2")
     page = api.sent[1]
-    assert "4. 《" in visible_text(page["text"]) and "6. 《" in visible_text(page["text"])
+    # Passages 6-8, grouped by article: 6 and 8 of the other story, 7 of the answer's.
+    assert visible_text(page["text"]) == (
+        f"更多相关段落：\n1. 《{OTHER_HEADLINE}》\n"
+        f"第6段：段落6 <script>alert('x')</script> & 聂荣县 [gen-1]\n"
+        f"第8段：段落8 <script>alert('x')</script> & 聂荣县 [gen-1]\n2. 《{HEADLINE}》\n"
+        f"第7段：段落7 <script>alert('x')</script> & 聂荣县 [gen-1]"
+    )
+    assert [b["text"] for b in buttons(page)] == ["原文 1", "原文 2", "更多"]
     # The page replies to the original question, so its own 更多 still finds it.
     assert page["reply_to_message"]["text"] == "聂荣县远程会诊多少场"
     next_more = next(b for b in buttons(page) if b["text"] == "更多")
-    assert next_more["callback_data"] == "more:6"
+    assert next_more["callback_data"] == "more:8"
     await api.press(page, next_more["callback_data"], user)
     await api.wait_for(lambda: len(api.sent) == 3, what="page 3")
     last = api.sent[2]
-    assert "7. 《" in visible_text(last["text"]) and "8. 《" in visible_text(last["text"])
-    assert not any(b["text"] == "更多" for b in buttons(last))
+    assert visible_text(last["text"]) == "没有更多相关段落了。"
+    assert buttons(last) == []
 
 
 async def test_feedback_is_recorded_once_per_user_per_answer(
@@ -193,7 +233,8 @@ async def test_abstention_says_so_and_offers_passages(bot: RunningBot) -> None:
     reply = await ask(api, api.private_chat(7001), api.user(7001), "月球上有几个县？")
     text = visible_text(reply["text"])
     assert text.startswith("没有在报道中找到这个问题的答案")
-    assert "1. 《" in text and "3. 《" in text
+    [(nearest, _)] = block_quotes(reply["text"])
+    assert f"1. 《{HEADLINE}》\n第1段：" in nearest and f"2. 《{OTHER_HEADLINE}》" in nearest
 
 
 async def test_english_question_gets_english_wording(bot: RunningBot) -> None:
@@ -316,8 +357,8 @@ async def test_buttons_still_work_after_a_restart(api: FakeBotApi, tmp_path: Pat
         await api.wait_for(lambda: len(api.sent) == 3, what="a page and a passage")
         await api.settle()
     shown = [visible_text(m["text"]) for m in api.sent[1:]]
-    assert any(t.startswith("更多相关段落") and "4. 《" in t for t in shown)
-    assert any("¶1 段落1" in t for t in shown)
+    assert any(t.startswith("更多相关段落") and "第6段" in t for t in shown)
+    assert any("第1段 段落1" in t for t in shown)
 
 
 async def test_command_and_button_bursts_are_bounded_too(bot: RunningBot) -> None:

@@ -153,12 +153,16 @@ def test_a_carried_context_is_said_before_the_answer() -> None:
 
 
 def test_inline_results_answer_first_then_passages_at_most_three() -> None:
-    passages = tuple(Passage(f"c{n}", f"段{n}", "b.txt", "", n, 1.0) for n in range(1, 6))
+    passages = tuple(
+        Passage(f"c{n}", f"段{n}", "b.txt", "", n + 20, 1.0, article_paragraph=n)
+        for n in range(1, 6)
+    )
     answered = QAResult(
-        "q", False, AnswerSpan("共计48.99万元。", "48.99万元", Source("b.txt", "", 1)), passages
+        "q", False, AnswerSpan("共计48.99万元。", "48.99万元", Source("b.txt", "", 21, 1)), passages
     )
     results = inline_results(answered, "zh")
-    assert [r.title for r in results] == ["48.99万元", "b.txt · ¶2", "b.txt · ¶3"]
+    # Readers' citations: no file name; the quoted passage (c1) is not offered again.
+    assert [r.title for r in results] == ["48.99万元", "无标题报道 · 第2段", "无标题报道 · 第3段"]
     assert len({r.id for r in results}) == 3
     content = results[0].input_message_content
     assert "<b>48.99万元</b>" in content.message_text  # type: ignore[union-attr]
