@@ -39,7 +39,7 @@ INVISIBLE_CHARS = re.compile(f"[{INVISIBLE}]")
 # Story files are untrusted: a larger one is skipped rather than read into memory.
 DEFAULT_MAX_STORY_BYTES = 20_000_000
 # A page of more lines is skipped: cleaning is linear in lines, and this bounds the time one
-# page holds the build (a million short lines clean in about half a minute, docs/speed.md).
+# page holds the build (a million short lines clean in about half a minute, docs/operations.md).
 DEFAULT_MAX_STORY_LINES = 1_000_000
 # Archives nest by year, month, day and section; a folder deeper than this is skipped, so a
 # hostile tree of thousands of levels costs a warning, not the build.
