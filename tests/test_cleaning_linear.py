@@ -48,6 +48,11 @@ SHAPES: dict[str, Shape] = {
     "quotes and spaces": lambda rng, n: (["甲乙丙，", *("” ）" for _ in range(n))], "\n"),
     "sentences": lambda rng, n: ([f"{short(rng)}。" for _ in range(n)], "\n"),
     "bylines": lambda rng, n: ([f"本报记者 {short(rng, 2, 3)}" for _ in range(n)], "\n"),
+    # long lines starting alike: one cut of the containment automaton stands for all of them
+    "lines starting alike": lambda rng, n: (
+        [f"{'甲乙丙' * 44}{short(rng, 4, 12)}。" for _ in range(n)],
+        "\n",
+    ),
     "mixed layout": lambda rng, n: (
         [
             rng.choice(

@@ -50,6 +50,29 @@ def test_keys_longer_than_the_automatons_cut_match_the_pairwise_check() -> None:
         assert contained_keys(keys, 10) == contained_keys_pairwise(keys, 10)
 
 
+def test_many_keys_sharing_a_cut_match_the_pairwise_check() -> None:
+    # Groups of more keys than are searched one by one: looked up where their cut occurs.
+    rng = random.Random(5)
+    for _ in range(200):
+        cut = "".join(rng.choice("ab") for _ in range(MAX_PATTERN_CHARS))
+        keys: list[str] = []
+        for _ in range(rng.randrange(1, 40)):
+            tail = "".join(rng.choice("ab") for _ in range(rng.randrange(0, 12)))
+            roll = rng.random()
+            if roll < 0.5:
+                keys.append(cut + tail)
+            elif roll < 0.7:  # the cut inside, once or twice
+                keys.append(tail + cut + tail + (cut if rng.random() < 0.3 else ""))
+            elif roll < 0.8:  # repetitive: a start of the cut over and over
+                keys.append((cut[: rng.randrange(1, MAX_PATTERN_CHARS)] + tail) * 20)
+            else:  # a piece of an earlier key
+                key = rng.choice(keys) + "a" if keys else tail + "a"
+                start = rng.randrange(len(key))
+                keys.append(key[start : start + rng.randrange(1, 200)])
+        for min_chars in (1, 10, MAX_PATTERN_CHARS + 2):
+            assert contained_keys(keys, min_chars) == contained_keys_pairwise(keys, min_chars)
+
+
 def test_repetitive_paragraphs_are_checked_in_linear_time() -> None:
     # One character 200,000 times: every failure link is followed at every character unless
     # keys are cut; uncut, this took minutes.
