@@ -250,15 +250,15 @@ def check_docs_dir(docs_dir: Path) -> None:
 
 
 def page_code_version(settings: Settings) -> str:
-    """What a page's articles and chunks depend on besides its text: the code that cuts and
-    chunks and writes their lines (its source, so any change to it is a new version), the
-    chunk settings and the page cache's format."""
-    from index import chunking, cleaning, containment, corpus, models
+    """What a page's articles and chunks depend on besides its bytes: the code that decodes,
+    cuts and chunks and writes their lines (its source, so any change to it is a new
+    version), the chunk settings and the page cache's format."""
+    from index import chunking, cleaning, containment, corpus, loading, models
 
     digest = hashlib.sha256(
         f"{PAGE_FORMAT}/{settings.chunk_size}/{settings.chunk_overlap}".encode()
     )
-    for module in (cleaning, containment, chunking, models, corpus):
+    for module in (loading, cleaning, containment, chunking, models, corpus):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()
 

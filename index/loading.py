@@ -278,7 +278,9 @@ def decode_story_bytes(raw: bytes) -> tuple[str, str]:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if looks_like_text(text):
+        # Judged without terminal escapes: they are dropped whole at load, so a short
+        # coloured story is text, not binary.
+        if looks_like_text(drop_terminal_escapes(text)):
             return text, encoding
         raise UndecodableError(f"binary (control characters when decoded as {encoding})")
     raise UndecodableError("not UTF-8 or GB18030 text")

@@ -294,6 +294,16 @@ def test_no_escape_parameter_reaches_an_article(tmp_path: Path) -> None:
     assert "共建成120座村卫生室。" in split_articles(page)[-1].text
 
 
+def test_a_short_coloured_story_is_text_not_binary(tmp_path: Path) -> None:
+    # four escapes in a story of 30 characters: far over the binary share before dropping
+    write(
+        tmp_path / "a.txt",
+        "今年共建成\x1b[1;31m120座\x1b[0m村卫生室，\x1b[32m覆盖\x1b[0m全县。\n".encode(),
+    )
+    (page,) = load_pages(tmp_path).pages
+    assert page.text == "今年共建成120座村卫生室，覆盖全县。\n"
+
+
 def test_a_page_of_too_many_lines_is_skipped_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
