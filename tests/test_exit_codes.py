@@ -167,3 +167,18 @@ def test_an_unreadable_input_file_is_permission_denied(
     ran = CliRunner().invoke(main, ["ask", "--batch", str(questions)])
     assert ran.exit_code == 77, ran.stderr
     assert ran.stderr == f"Error: permission denied at {questions} (Permission denied)\n"
+
+
+def test_bench_needs_the_reader_data_only_for_the_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone without ../shared runs `newsqa bench`; only `--archive` asks for the files."""
+    monkeypatch.chdir(tmp_path)  # no ../shared/data/reader from here
+    monkeypatch.setattr("index.bench.run_benchmarks", lambda *_, **__: "measured")
+    env = {"NEWSQA_CACHE_DIR": str(tmp_path / "cache"), "NEWSQA_DOCS_DIR": str(REPO / "examples")}
+    ran = CliRunner().invoke(main, ["bench", "--quick"], env=env)
+    assert ran.exit_code == 0, ran.stderr
+    assert ran.output.strip() == "measured"
+    ran = CliRunner().invoke(main, ["bench", "--archive", "100"], env=env)
+    assert ran.exit_code == 66, ran.stderr
+    assert "--reader-data ../shared/data/reader is not a folder" in ran.stderr
