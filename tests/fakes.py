@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from index.embedding import Vectors
 from index.tokenize import char_bigrams
+
+# Two small stories for tests that build real generations with the hashing embedder.
+STORY_A = """# 远程医疗进乡村
+
+本报记者 张三
+
+聂荣县依托远程会诊平台,截至目前已累计完成90余场次远程服务。
+
+全县还培训村医120名。
+"""
+
+STORY_B = """# 草原生态修复
+
+本报记者 李四
+
+今年以来,某市完成草原生态修复治理面积124.5万亩。
+"""
+
+
+def two_stories(folder: Path) -> Path:
+    """A story folder holding STORY_A and STORY_B."""
+    folder.mkdir()
+    (folder / "a.txt").write_text(STORY_A, "utf-8")
+    (folder / "b.txt").write_text(STORY_B, "utf-8")
+    return folder
 
 
 class HashingEmbedder:

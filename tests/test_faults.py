@@ -27,27 +27,11 @@ from index.failures import (
 )
 from index.reuse import LAST_BUILD
 from index.store import CURRENT, current_generation
-from tests.fakes import HashingEmbedder
+from tests.fakes import STORY_A, STORY_B, HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 CANONICAL = "聂荣县远程会诊多少场"
 FAKE = "fake/hashing-64"
-
-STORY_A = """# 远程医疗进乡村
-
-本报记者 张三
-
-聂荣县依托远程会诊平台,截至目前已累计完成90余场次远程服务。
-
-全县还培训村医120名。
-"""
-
-STORY_B = """# 草原生态修复
-
-本报记者 李四
-
-今年以来,某市完成草原生态修复治理面积124.5万亩。
-"""
 
 
 @pytest.fixture

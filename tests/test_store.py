@@ -22,32 +22,12 @@ from index.store import (
     rollback,
     validate_generation,
 )
-from tests.fakes import HashingEmbedder
-
-STORY_A = """# 远程医疗进乡村
-
-本报记者 张三
-
-聂荣县依托远程会诊平台,截至目前已累计完成90余场次远程服务。
-
-全县还培训村医120名。
-"""
-
-STORY_B = """# 草原生态修复
-
-本报记者 李四
-
-今年以来,某市完成草原生态修复治理面积124.5万亩。
-"""
+from tests.fakes import STORY_B, HashingEmbedder, two_stories
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    docs = tmp_path / "stories"
-    docs.mkdir()
-    (docs / "a.txt").write_text(STORY_A, "utf-8")
-    (docs / "b.txt").write_text(STORY_B, "utf-8")
-    return docs
+    return two_stories(tmp_path / "stories")
 
 
 @pytest.fixture
