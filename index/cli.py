@@ -255,19 +255,29 @@ def index_list(ctx: click.Context, index_dir: Path | None) -> None:
 
     settings = _settings(ctx, index_dir=index_dir)
     rows = _run(lambda: list_generations(settings))
-    if not rows:
+    refused = _refused_generations(settings)
+    if not rows and not refused:
         click.echo(f"no generations under {settings.backend or settings.index_dir}")
         return
-    refused = _refused_generations(settings)
+    listed = {info.generation for _, info in rows}
+    # A generation whose manifest cannot be read has no counts to show, only why.
+    unreadable = [(name, why) for name, why in refused.items() if name not in listed]
+    lines = [(name, f"! {name}  refused: {why}") for name, why in unreadable]
     for current, info in rows:
         reason = refused.get(info.generation)
         mark = "!" if reason else "*" if current else " "
-        click.echo(
-            f"{mark} {info.generation}  built {info.built_at}  {info.stories} stories  "
-            f"{info.articles} articles  {info.chunks} chunks  {info.embedder} ({info.index_type})"
-            + (f"  delta of {info.delta_chunks} chunks" if info.delta_chunks else "")
-            + (f"  refused: {reason}" if reason else "")
+        lines.append(
+            (
+                info.generation,
+                f"{mark} {info.generation}  built {info.built_at}  {info.stories} stories  "
+                f"{info.articles} articles  {info.chunks} chunks  {info.embedder} "
+                f"({info.index_type})"
+                + (f"  delta of {info.delta_chunks} chunks" if info.delta_chunks else "")
+                + (f"  refused: {reason}" if reason else ""),
+            )
         )
+    for _, line in sorted(lines, key=lambda pair: pair[0], reverse=True):
+        click.echo(line)
 
 
 def _refused_generations(settings: Settings) -> dict[str, str]:

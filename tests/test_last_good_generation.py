@@ -10,8 +10,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from index.build import build_generation
+from index.cli import main
 from index.errors import BuildBusyError, BuildError, IndexInvalidError, IndexNotFoundError
 from index.service import load_engine
 from index.settings import Settings
@@ -197,6 +199,10 @@ def test_a_malformed_manifest_is_a_refused_generation_and_a_build_repairs_it(
     with pytest.raises(IndexInvalidError, match=newer.name):
         validate_generation(newer)
     assert [info.generation for _, info in list_generations(settings.index_dir)] == [older.name]
+    listed = CliRunner().invoke(main, ["index", "list", "--index", str(settings.index_dir)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines()[0].startswith(f"! {newer.name}  refused: "), listed.stdout
+    assert listed.stdout.splitlines()[1].startswith(f"* {older.name}"), listed.stdout
     with caplog.at_level(logging.ERROR):
         assert load_engine(settings, embedder=HashingEmbedder()).info.generation == older.name
     (docs / "c.txt").write_text(STORY_C, "utf-8")
