@@ -259,13 +259,9 @@ def current_directory(index_root: Path) -> Path | None:
     """The generation directory `current` points at, None when there is no `current`; a
     `current` that is not newsqa's link, or that leads out of this root's generations, is
     refused (a generation is only ever served from the root it was built in)."""
+    check_switchable(index_root)
     link = index_root / CURRENT
     if not link.is_symlink():
-        if link.exists():
-            raise IndexInvalidError(
-                f"{link} is not the symlink newsqa switches but a "
-                f"{'directory' if link.is_dir() else 'file'}; move it away"
-            )
         return None
     target = Path(os.readlink(link))
     directory = index_root / GENERATIONS / target.name
