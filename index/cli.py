@@ -625,6 +625,19 @@ def reader_group() -> None:
     show_default=True,
     help="Label number answers with their unit, as CMRC and DRCD do.",
 )
+@click.option(
+    "--english-pairs/--no-english-pairs",
+    default=True,
+    show_default=True,
+    help="Train on SQuAD 2.0's English questions over ChineseSquad's Chinese paragraphs.",
+)
+@click.option(
+    "--swap-share",
+    type=click.FloatRange(0, 1),
+    default=0.35,
+    show_default=True,
+    help="Share of answerable questions tried for a constraint-swapped unanswerable twin.",
+)
 def reader_train(
     data_dir: Path,
     cmrc_dir: Path,
@@ -637,6 +650,8 @@ def reader_train(
     learning_rate: float,
     head_learning_rate: float,
     unit_labels: bool,
+    english_pairs: bool,
+    swap_share: float,
 ) -> None:
     """Fine-tune the reader's top layers (hours on a 2-core CPU; resumable)."""
     from index.reader.model import TRAINED_DIR
@@ -654,6 +669,8 @@ def reader_train(
         learning_rate=learning_rate,
         head_learning_rate=head_learning_rate,
         unit_labels=unit_labels,
+        english_pairs=english_pairs,
+        swap_share=swap_share,
     )
     _run(lambda: train(settings))
 

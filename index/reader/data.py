@@ -2,9 +2,9 @@
 
 DRCD is traditional Chinese: context and answers go through OpenCC t2s and the answer is found
 again in the converted context (nearest to its recorded start). ChineseSquad's translated
-answers sometimes do not occur in their context; those are skipped. Code-switched copies of
-questions (words replaced by CC-CEDICT glosses) stand in for English questions, which none of
-the data has.
+answers sometimes do not occur in their context; those are skipped. English questions come
+from SQuAD 2.0 dev paired with ChineseSquad's paragraphs; code-switched copies of Chinese
+questions (words replaced by CC-CEDICT glosses) add mixed-language ones.
 """
 
 from __future__ import annotations
@@ -88,6 +88,25 @@ def load_squad(path: Path, traditional: bool = False) -> Iterator[Example]:
                 if not golds[0] or start < 0:
                     continue
                 yield Example(str(qa["id"]), question, context, golds, start, title)
+
+
+def load_english_pairs(path: Path, min_cosine: float) -> Iterator[Example]:
+    """English questions over the Chinese paragraphs of their ChineseSquad twins. The pairs
+    were aligned by order, not given: a pair is kept when its questions are close
+    (`pair_cosine`) and every figure the English question names is in the Chinese one."""
+    meta = {
+        str(qa["id"]): (float(qa.get("pair_cosine", 0.0)), str(qa.get("question_zh", "")))
+        for article in json.loads(path.read_text(encoding="utf-8"))["data"]
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    }
+    for example in load_squad(path):
+        cosine, question_zh = meta[example.id]
+        if cosine < min_cosine:
+            continue
+        if not set(re.findall(r"\d+", example.question)) <= set(re.findall(r"\d+", question_zh)):
+            continue
+        yield replace(example, id=example.id + "#en-pair")
 
 
 def load_cmrc_trial(folder: Path) -> list[Example]:

@@ -29,6 +29,7 @@ from torch.nn import functional
 from index.reader.data import (
     Example,
     load_cmrc_trial,
+    load_english_pairs,
     load_squad,
     split_by_group,
     with_code_switching,
@@ -37,6 +38,7 @@ from index.reader.data import (
 from index.reader.encoder import pad_batch
 from index.reader.metrics import best_over, length_bucket
 from index.reader.model import SpanReader, load_trained, new_reader, save_trained
+from index.reader.swaps import twins
 from index.reader.tokenizer import Encoding, UnigramTokenizer
 from index.reader.windows import Window, best_span, make_windows, question_ids
 
@@ -58,6 +60,9 @@ class TrainSettings:
     weight_decay: float = 0.01
     code_switch_share: float = 0.25
     hard_negative_share: float = 0.15
+    swap_share: float = 0.0  # share of answerable questions tried for a constraint-swapped twin
+    english_pairs: bool = False  # SQuAD 2.0 English questions over ChineseSquad's paragraphs
+    english_pair_min_cosine: float = 0.78
     held_out: float = 0.05
     seed: int = 13
     max_examples: int = 0  # 0 = all; a handful for the smoke test
@@ -128,6 +133,24 @@ def _hard_negatives(examples: Sequence[Example], share: float, seed: int) -> lis
     return negatives
 
 
+def swapped_twins(examples: Sequence[Example], share: float, seed: int) -> list[Example]:
+    """Unanswerable twins: a place, person, organisation, year or ordinal the paragraph states,
+    replaced by another of its kind (see swaps.py)."""
+    answerable = [e for e in examples if e.answerable]
+    rows = [(e.question, e.context, e.group) for e in answerable]
+    return [
+        Example(
+            answerable[i].id + "#swap",
+            twin.question,
+            answerable[i].context,
+            (),
+            -1,
+            answerable[i].group,
+        )
+        for i, twin in twins(rows, share, seed)
+    ]
+
+
 def prepare(settings: TrainSettings, tokenizer: UnigramTokenizer) -> Prepared:
     data = settings.data_dir
     drcd = [
@@ -137,22 +160,49 @@ def prepare(settings: TrainSettings, tokenizer: UnigramTokenizer) -> Prepared:
     squad = list(load_squad(data / "chinese_squad_2.0_dev_zh.json"))
     train_drcd, held_drcd = split_by_group(drcd, settings.held_out, settings.seed)
     train_squad, held_squad = split_by_group(squad, settings.held_out, settings.seed)
+    held_groups = {e.group for e in held_squad}
+    pairs: list[Example] = []
+    if settings.english_pairs:
+        pairs = list(
+            load_english_pairs(
+                data / "squad2_dev_en_over_zh.json", settings.english_pair_min_cosine
+            )
+        )
+    train_pairs = [e for e in pairs if e.group not in held_groups]
+    held_pairs = [e for e in pairs if e.group in held_groups]
     train = train_drcd + train_squad
     if settings.max_examples:
         train = random.Random(settings.seed).sample(train, settings.max_examples)
+        train_pairs = train_pairs[: settings.max_examples]
     train += _hard_negatives(train, settings.hard_negative_share, settings.seed)
+    swaps = swapped_twins(train, settings.swap_share, settings.seed) if settings.swap_share else []
     train = list(with_code_switching(train, settings.code_switch_share, settings.seed))
+    train += train_pairs + swaps
     held = held_drcd + held_squad
     if settings.unit_labels:
         train, held = list(with_unit_answers(train)), list(with_unit_answers(held))
+        held_pairs = list(with_unit_answers(held_pairs))
     cmrc = load_cmrc_trial(settings.cmrc_dir)
     held_en = [e for e in with_code_switching(held, 1.0, settings.seed + 1) if e.answerable]
+    # Each held-out answerable question beside its swapped twin: abstention on the twins at
+    # the margin that keeps false abstention on the originals at 5%.
+    held_answerable = [e for e in held if e.answerable]
+    held_swaps = held_answerable + swapped_twins(held_answerable, 1.0, settings.seed + 2)
     if settings.max_examples:
         n = settings.max_examples
         held, cmrc, held_en = held[:n], cmrc[:n], held_en[:n]
+        held_pairs, held_swaps = held_pairs[:n], held_swaps[:n]
     prepared = Prepared(_encode_all(tokenizer, train, labelled=True))
-    for name, examples in (("cmrc_trial", cmrc), ("held_out", held), ("held_out_en", held_en)):
-        prepared.evaluations[name] = (examples, _encode_all(tokenizer, examples, labelled=False))
+    evaluations = {
+        "cmrc_trial": cmrc,
+        "held_out": held,
+        "held_out_en": held_en,
+        "held_out_en_pairs": held_pairs,
+        "held_out_swaps": held_swaps,
+    }
+    for name, examples in evaluations.items():
+        if examples:
+            prepared.evaluations[name] = (examples, _encode_all(tokenizer, examples, False))
     return prepared
 
 
@@ -466,6 +516,22 @@ def export(
                 "another paragraph of the same article",
                 f"{settings.code_switch_share:.0%} of questions code-switched "
                 "with CC-CEDICT glosses",
+                *(
+                    [
+                        "SQuAD 2.0 dev English questions over ChineseSquad's paragraphs "
+                        f"(pair_cosine >= {settings.english_pair_min_cosine}), CC BY-SA 4.0"
+                    ]
+                    if settings.english_pairs
+                    else []
+                ),
+                *(
+                    [
+                        f"constraint-swapped twins of {settings.swap_share:.0%} of answerable "
+                        "questions (place, person, organisation, year or ordinal replaced)"
+                    ]
+                    if settings.swap_share
+                    else []
+                ),
                 *(
                     ["number answers labelled with their unit (CMRC/DRCD convention)"]
                     if settings.unit_labels
