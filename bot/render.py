@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.texts import Lang, texts_for
+from index.gloss import gloss_line
 from index.models import IndexInfo, Passage, PassageContext, QAResult
 
 MESSAGE_LIMIT = 4096  # Telegram's limit for one text message, in UTF-16 code units
@@ -94,6 +95,9 @@ def answer_blocks(result: QAResult, lang: Lang) -> list[Block]:
                 Segment("\n—— " + citation(src.article, src.file, src.paragraph)),
             )
         )
+        gloss = gloss_line(result)
+        if gloss:
+            blocks[-1] += (Segment("\n" + gloss),)
         if shown:
             blocks.append((Segment(words.sources),))
     blocks.extend(passage_block(n, p) for n, p in enumerate(shown, start=1))
@@ -368,6 +372,9 @@ def answer_head(result: QAResult, lang: Lang) -> str:
         lines.append("".join(_segment_html(s) for s in _highlighted(answer.text, answer.highlight)))
         where = reader_citation(src.article, src.story, src.article_paragraph, lang)
         lines.append(_escape("—— " + where))
+        gloss = gloss_line(result)
+        if gloss:
+            lines.append(_escape(gloss))
     return "\n".join(lines)
 
 

@@ -85,5 +85,6 @@ def failed_answer(question: str, error: str) -> dict[str, Any]:
         "passages": [],
         "elapsed_ms": 0.0,
         "context": None,
+        "gloss": None,
         "error": error,
     }

@@ -349,9 +349,13 @@ def ask(
 
 
 def _echo_answer(result: QAResult, as_json: bool) -> None:
+    from index.gloss import answer_gloss
     from index.render import json_line, render_text
 
-    click.echo(json_line(result.to_json()) if as_json else render_text(result))
+    if as_json:
+        click.echo(json_line({**result.to_json(), "gloss": answer_gloss(result)}))
+    else:
+        click.echo(render_text(result))
 
 
 def _answer_line(

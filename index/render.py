@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from index.controls import JSON_RAW_CONTROLS, TERMINAL_CONTROLS, json_escape, shown
+from index.gloss import gloss_line
 from index.models import QAResult
 
 
@@ -38,6 +39,9 @@ def render_text(result: QAResult) -> str:
         src = answer.source
         cited = [_titled(src.article), src.file, f"¶{src.paragraph}"]
         lines.append("——" + " · ".join(part for part in cited if part))
+        gloss = gloss_line(result)
+        if gloss:
+            lines.append(gloss)
     for n, passage in enumerate(result.passages, start=1):
         where = [_titled(passage.article), passage.file, f"¶{passage.paragraph}:"]
         lines.append(f"[{n}] " + " ".join(part for part in where if part) + f" {passage.text}")

@@ -53,6 +53,7 @@ def test_failed_answer_has_the_answer_shape_plus_error() -> None:
         "passages": [],
         "elapsed_ms": 0.0,
         "context": None,
+        "gloss": None,
         "error": "why",
     }
 

@@ -122,6 +122,19 @@ def test_english_questions_get_english_labels() -> None:
     assert [b.text for b in keyboard.inline_keyboard[0]] == ["Source 1", "Source 2"]
 
 
+def test_an_english_question_gets_an_escaped_gloss_line_under_the_citation() -> None:
+    english = QAResult("How many remote consultations?", False, result().answer, result().passages)
+    html_text = render_answer(english, "en").messages[0]
+    quote, citation, gloss, *_ = visible_text(html_text).split("\n")
+    assert quote == "截至目前，已累计完成90余场次远程服务。"
+    assert citation == f"—— 《{HEADLINE}》 · para. 3" and gloss == "≈ 90+ (场次, sessions)"
+    assert bold_parts(html_text) == ["90余场次"]  # the gloss is no second bold
+    plain = to_plain(answer_blocks(english, "en"))
+    assert f"《{HEADLINE}》 · {FILE} · ¶33\n≈ 90+ (场次, sessions)" in plain
+    assert "≈" not in visible_text(render_answer(result(), "en").messages[0])
+    assert "≈" not in to_plain(answer_blocks(result(), "zh"))
+
+
 def test_follow_up_note_comes_first_without_a_file_name() -> None:
     found = QAResult("那开到哪天", False, result().answer, context=Topic(FILE, 0, "", ("交流会",)))
     shown = visible_text(render_answer(found, "zh").messages[0])

@@ -156,8 +156,11 @@ def test_cli_build_ask_list_rollback(
     asked = runner.invoke(main, ["ask", CANONICAL, "--json"], env=env)
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.output)
-    assert set(answer) == {"question", "abstained", "answer", "passages", "elapsed_ms", "context"}
+    assert set(answer) == {
+        *("question", "abstained", "answer", "passages", "elapsed_ms", "context", "gloss")
+    }
     assert answer["context"] is None  # a single question is answered alone
+    assert answer["gloss"] is None  # a Chinese question reads the bold itself
     assert "90余场次" in answer["answer"]["text"]
     # Keys are only ever added: the reader's paragraph and story name joined in issue 22.
     source = answer["answer"]["source"]
@@ -179,6 +182,33 @@ def test_cli_build_ask_list_rollback(
     assert listed.output.count("\n") == 2 and listed.output.startswith("* ")
     rolled = runner.invoke(main, ["index", "rollback"], env=env)
     assert rolled.exit_code == 0 and "now serving" in rolled.output
+
+
+ENGLISH = "How many remote consultations did Nierong County hold?"
+
+
+def test_an_english_question_gets_the_bold_glossed_in_ask_and_chat(
+    real_index_settings: Settings,
+) -> None:
+    env = {
+        "NEWSQA_DOCS_DIR": str(real_index_settings.docs_dir),
+        "NEWSQA_INDEX_DIR": str(real_index_settings.index_dir),
+        "NEWSQA_CACHE_DIR": str(real_index_settings.cache_dir),
+    }
+    runner = CliRunner()
+    asked = runner.invoke(main, ["ask", ENGLISH, "--json"], env=env)
+    assert asked.exit_code == 0, asked.output
+    answer = json.loads(asked.output)
+    assert answer["answer"]["highlight"] == "90余场次"  # the quote stays the story's Chinese
+    assert answer["gloss"] == "90+ (场次, sessions)"
+
+    text = runner.invoke(main, ["ask", ENGLISH], env=env).output.splitlines()
+    cited = next(n for n, line in enumerate(text) if line.startswith("——"))
+    assert "【90余场次】" in text[cited - 1] and text[cited + 1] == "≈ 90+ (场次, sessions)"
+
+    chat = runner.invoke(main, ["chat"], input=f"{ENGLISH}\n{CANONICAL}\n/quit\n", env=env)
+    assert chat.exit_code == 0, chat.output
+    assert chat.output.count("≈ 90+ (场次, sessions)") == 1  # the English turn only
 
 
 def test_cli_failures_are_one_line_and_non_zero(tmp_path: Path) -> None:

@@ -33,6 +33,19 @@ def test_render_text_writes_no_raw_escape() -> None:
     assert "【90余场次】" in text and "\\x1b]0;owned" in text
 
 
+def test_an_english_question_gets_a_gloss_line_under_the_citation() -> None:
+    source = Source("001.txt", "标题", 3)
+    answer = AnswerSpan("已累计完成90余场次远程服务。", "90余场次", source)
+    english = QAResult("How many remote consultations?", False, answer)
+    lines = render_text(english).split("\n")
+    assert lines[:3] == [
+        "已累计完成【90余场次】远程服务。",
+        "——《标题》 · 001.txt · ¶3",
+        "≈ 90+ (场次, sessions)",
+    ]
+    assert "≈" not in render_text(QAResult("远程会诊多少场", False, answer))
+
+
 def test_json_line_escapes_c1_and_stays_valid_json() -> None:
     line = json_line({"text": HOSTILE})
     assert not any(ch in line for ch in "\x1b\x07\x9b")
