@@ -19,9 +19,13 @@ from index.build import PreparedCorpus, prepare_corpus
 from index.errors import IndexInvalidError, IndexNotFoundError
 from index.settings import Settings
 from tests.fakes import HashingEmbedder
+from tests.test_milvus_server_rules import drop_alias_collections, needs_server, server_settings
 
 NIERONG = "001_a156c6055a039714.txt"
 BACKENDS = ["embedded", "milvus-lite"]
+# A real Milvus server too, when NEWSQA_TEST_MILVUS_URI names one (docs/milvus.md); skipped
+# otherwise. Each test gets its own alias there, whose collections are dropped afterwards.
+WITH_SERVER = [*BACKENDS, pytest.param("milvus-server", marks=needs_server)]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +47,12 @@ def smaller(tmp_path_factory: pytest.TempPathFactory, stories_dir: Path) -> Prep
     return prepare_corpus(settings, embedder=HashingEmbedder())
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=WITH_SERVER)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "milvus-server":
+        server = server_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
+        request.addfinalizer(lambda: drop_alias_collections(server))
+        return server
     uri = f"file://{tmp_path / 'files'}" if request.param == "embedded" else ""
     if request.param == "milvus-lite":
         uri = f"milvus://{tmp_path / 'lite.db'}"
