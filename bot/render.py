@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.texts import Lang, texts_for
 from index.gloss import gloss_line
 from index.models import IndexInfo, Passage, PassageContext, QAResult
+from index.render import not_asked_note
 
 MESSAGE_LIMIT = 4096  # Telegram's limit for one text message, in UTF-16 code units
 CALLBACK_LIMIT = 64  # Telegram's limit for callback_data, in bytes
@@ -84,7 +85,18 @@ def answer_blocks(result: QAResult, lang: Lang) -> list[Block]:
         label = titled(result.context.headline) or result.context.file
         blocks.append((Segment(words.context_note.format(article=label)),))
     shown = result.passages[:SOURCES_SHOWN]
-    if result.answer is None or result.abstained:
+    if result.answer is None and result.nearest is not None:
+        near = result.nearest.source
+        blocks.append(
+            (
+                Segment(not_asked(result, lang) + "\n"),
+                Segment(result.nearest.text),
+                Segment("\n—— " + citation(near.article, near.file, near.paragraph)),
+            )
+        )
+        if shown:
+            blocks.append((Segment(words.sources),))
+    elif result.answer is None or result.abstained:
         blocks.append((Segment(words.abstain),))
     else:
         answer = result.answer
@@ -356,6 +368,12 @@ def callback_fits(data: str) -> bool:
     return 0 < len(data.encode("utf-8")) <= CALLBACK_LIMIT
 
 
+def not_asked(result: QAResult, lang: Lang) -> str:
+    """The abstention's first line when the stories hold the fact for another place, year or
+    batch: the nearest fact is shown below it, plainly not as the answer."""
+    return not_asked_note(result, english=lang == "en")
+
+
 def answer_head(result: QAResult, lang: Lang) -> str:
     """The lines above the sources (the whole of a shared inline answer): the follow-up
     note, then the quote with its citation or the abstention."""
@@ -365,7 +383,15 @@ def answer_head(result: QAResult, lang: Lang) -> str:
         # Said first, so a wrong carry-over is seen before the answer is believed.
         label = titled(result.context.headline) or words.untitled
         lines.append(_escape(words.context_note.format(article=label)))
-    if result.answer is None or result.abstained:
+    if result.answer is None and result.nearest is not None:
+        near = result.nearest
+        lines.append(_escape(not_asked(result, lang)))
+        lines.append(f"<i>{_escape(near.text)}</i>")
+        where = reader_citation(
+            near.source.article, near.source.story, near.source.article_paragraph, lang
+        )
+        lines.append(_escape("—— " + where))
+    elif result.answer is None or result.abstained:
         lines.append(_escape(words.abstain))
     else:
         answer, src = result.answer, result.answer.source

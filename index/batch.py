@@ -82,6 +82,7 @@ def failed_answer(question: str, error: str) -> dict[str, Any]:
         "question": question,
         "abstained": True,
         "answer": None,
+        "nearest": None,
         "passages": [],
         "elapsed_ms": 0.0,
         "context": None,

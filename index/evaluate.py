@@ -23,6 +23,7 @@ from index.embedding import Embedder, embedder_for
 from index.errors import InputError
 from index.loading import load_pages
 from index.models import QAResult
+from index.question import QuestionType, classify_question, to_simplified
 from index.reader.metrics import best_over, length_bucket
 from index.settings import Settings
 
@@ -85,6 +86,54 @@ def squash(text: str) -> str:
     return _SPACE.sub("", text)
 
 
+_PUNCTUATION = re.compile(r"[\s\W_]+")
+
+
+def highlight_strict(highlight: str | None, answers: Sequence[str]) -> bool:
+    """The bold is the fact: equal to a gold answer up to punctuation and whitespace."""
+    if not highlight:
+        return False
+    flat = _PUNCTUATION.sub("", highlight)
+    return any(flat == _PUNCTUATION.sub("", answer) for answer in answers)
+
+
+_COMPARISON = re.compile(
+    r"哪个(?:更)?[多少高低大小长短早晚快慢]|谁(?:更)?[多少高低大小]|更[多少高低大小]|最[多少高低大小]|"
+    r"\b(?:more|less|fewer|higher|lower|larger|smaller|most|least|bigger)\b",
+    re.IGNORECASE,
+)
+_LIST = re.compile(
+    r"哪些|哪几|哪[一二三四五六七八九十两\d]+[个样项种类家条方面]|有什么|包括什么|"
+    r"\bwhich \w+s\b|\bwhat are\b",
+    re.IGNORECASE,
+)
+_WHY_HOW = re.compile(
+    r"为什么|为何|如何|怎样|怎么|通过什么|什么措施|什么办法|从.+到|"
+    r"\bwhy\b|\bhow (?!many|much|long|old|far)",
+    re.IGNORECASE,
+)
+_PERSON = re.compile(r"谁|哪位|\bwho(?:m|se)?\b", re.IGNORECASE)
+_KIND_OF_TYPE = {
+    QuestionType.NUMBER: "count",
+    QuestionType.DATE: "date",
+    QuestionType.PLACE: "place",
+}
+
+
+def question_kind(question: str) -> str:
+    """count, date, person, place, list, why/how, comparison or other: the kinds whose answers
+    are bolded differently."""
+    if _COMPARISON.search(question):
+        return "comparison"
+    if _LIST.search(question):
+        return "list"
+    if _WHY_HOW.search(question):
+        return "why/how"
+    if _PERSON.search(question):
+        return "person"
+    return _KIND_OF_TYPE.get(classify_question(to_simplified(question)), "other")
+
+
 def contains_any(text: str, answers: Iterable[str]) -> bool:
     flat = squash(text)
     return any(squash(a) in flat for a in answers)
@@ -116,6 +165,13 @@ class Scores:
     abstained_unanswerable: int = 0
     abstained_answerable: int = 0
     by_lang: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    # question kind -> [answer@1, highlight exact, highlight strict, false abstention, questions]
+    by_kind: dict[str, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0, 0])
+    )
+    # unanswerable kind (unanswerable, swap:place, ...) -> [abstained, questions]
+    by_refusal: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    strict: int = 0
     # gold-length bucket -> [highlight exact, highlight EM, highlight F1, questions]
     by_length: dict[str, list[float]] = field(
         default_factory=lambda: defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
@@ -127,6 +183,9 @@ class Scores:
         if not item.answerable:
             self.unanswerable += 1
             self.abstained_unanswerable += int(result.abstained)
+            refusal = self.by_refusal[item.kind]
+            refusal[0] += int(result.abstained)
+            refusal[1] += 1
             return {"abstained": result.abstained}
         self.answerable += 1
         ok = (
@@ -142,6 +201,11 @@ class Scores:
         )
         hits = [p.file == item.file and contains_any(p.text, item.answers) for p in result.passages]
         highlight = result.answer.highlight if result.answer and not result.abstained else None
+        strict = highlight_strict(highlight, item.answers)
+        self.strict += int(strict)
+        kind = self.by_kind[question_kind(item.question)]
+        for at, value in enumerate((ok, hl, strict, result.abstained, True)):
+            kind[at] += int(value)
         em, f1 = best_over(item.answers, highlight or "")
         for bucket in ("all", length_bucket(min(item.answers, key=len))):
             row = self.by_length[bucket]
@@ -169,6 +233,7 @@ class Scores:
             ok, total = self.by_lang[lang]
             out[f"answer@1 [{lang}]"] = rate(ok, total)
         out["highlight exact"] = rate(self.highlight, self.answerable)
+        out["highlight strict"] = rate(self.strict, self.answerable)
         for bucket in ("<=6", "7-15", ">15"):
             exact, _, _, n = self.by_length.get(bucket, [0.0, 0.0, 0.0, 0.0])
             if n:
@@ -183,6 +248,17 @@ class Scores:
         out["passages hit@5"] = rate(self.hit_at_5, self.answerable)
         out["abstention (unanswerable)"] = rate(self.abstained_unanswerable, self.unanswerable)
         out["false abstention"] = rate(self.abstained_answerable, self.answerable)
+        for kind in sorted(self.by_refusal):
+            if kind != "unanswerable" or len(self.by_refusal) > 1:
+                abstained, n = self.by_refusal[kind]
+                out[f"abstention [{kind}]"] = rate(abstained, n)
+        for kind in sorted(self.by_kind):
+            ok, exact, strict, refused, n = self.by_kind[kind]
+            out[f"[{kind}] answer@1 / exact / strict"] = (
+                f"{ok / n:.2f} / {exact / n:.2f} / {strict / n:.2f} ({n})"
+            )
+            if refused:
+                out[f"[{kind}] false abstention"] = rate(refused, n)
         if self.latencies_ms:
             lat = np.array(self.latencies_ms)
             out["latency p50/p95 ms"] = (

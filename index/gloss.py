@@ -572,6 +572,11 @@ def _tagged_as_names(text: str) -> bool:
     return bool(words) and all(f.startswith(_NAME_TAGS) or w in _ADMIN for w, f in words)
 
 
+def place_in_english(text: str) -> str | None:
+    """聂荣县 → Nierong County; None for what does not read as a place name."""
+    return _name(text, place=True)
+
+
 def _name(text: str, place: bool) -> str | None:
     if not 2 <= len(text) <= MAX_NAME_CHARS or not _ALL_CJK.fullmatch(text):
         return None

@@ -167,6 +167,17 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """The evidence is about `found` where the question asked about `asked` (比如县 / 聂荣县)."""
+
+    asked: str
+    found: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"asked": self.asked, "found": self.found}
+
+
+@dataclass(frozen=True)
 class QAResult:
     """What a question gets: an answer or an abstention, plus the nearest passages either way.
     `context` is the earlier exchange's topic the question was answered in (None: answered
@@ -179,12 +190,20 @@ class QAResult:
     elapsed_ms: float = 0.0
     context: Topic | None = None
     topic: Topic | None = None
+    # When the stories hold a fact near the one asked (another county, year or batch): that
+    # fact, shown as not the answer, and what differs (`index.constraints`).
+    nearest: AnswerSpan | None = None
+    differs: tuple[Difference, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        nearest = None
+        if self.nearest is not None:
+            nearest = {**self.nearest.to_json(), "differs": [d.to_json() for d in self.differs]}
         return {
             "question": self.question,
             "abstained": self.abstained,
             "answer": self.answer.to_json() if self.answer else None,
+            "nearest": nearest,
             "passages": [p.to_json() for p in self.passages],
             "elapsed_ms": round(self.elapsed_ms, 3),
             "context": self.context.to_json() if self.context else None,

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING
 
 from index.answer import extract_answer, should_abstain
 from index.backends.uri import backend_spec, index_root
+from index.constraints import asked_constraints, differences
 from index.corpus import Corpus, article_from_json
 from index.embedding import Embedder, embedder_for
 from index.errors import EmbedderError, IndexInvalidError, IndexNotFoundError
 from index.generation import open_generation
 from index.models import (
     AnswerSpan,
+    Article,
     Chunk,
+    Difference,
     Hit,
     IndexInfo,
     Passage,
@@ -107,6 +110,12 @@ class Engine:
         if within_file is not None and carried is not None:
             hits = [h for h in hits if h.chunk.file == within_file]
         answer, cited = self._answer_stage(query, hits)
+        nearest: AnswerSpan | None = None
+        differs: tuple[Difference, ...] = ()
+        if answer is not None and cited is not None and self._settings.check_constraints:
+            differs = self._differences(question, answer, cited)
+            if differs:
+                nearest, answer = answer, None
         ordered = hits
         if cited is not None:
             # The passage the answer was quoted from is cited first.
@@ -123,7 +132,31 @@ class Engine:
             elapsed_ms=(time.perf_counter() - started) * 1000,
             context=carried,
             topic=self._next_topic(cited, carried, terms),
+            nearest=nearest,
+            differs=differs,
         )
+
+    def _differences(
+        self, question: str, answer: AnswerSpan, chunk: Chunk
+    ) -> tuple[Difference, ...]:
+        """What the question asks (a place, year, ordinal) that the answer's evidence — its
+        sentence, paragraph, article — says otherwise."""
+        asked = asked_constraints(question)
+        if not asked:
+            return ()
+        article = self._corpus.article(chunk.file, chunk.article_index)
+        text = _article_text(article) if article is not None else None
+        page = None
+        if any(a.kind == "year" for a in asked):
+            page = "\n".join(map(_article_text, self._page_articles(chunk.file)))
+        return differences(asked, answer.text, self._paragraph_text(chunk), text, page)
+
+    def _page_articles(self, file: str) -> list[Article]:
+        """Every article of one story file, in order."""
+        found: list[Article] = []
+        while (article := self._corpus.article(file, len(found))) is not None:
+            found.append(article)
+        return found
 
     def _answer_stage(self, query: str, hits: list[Hit]) -> tuple[AnswerSpan | None, Chunk | None]:
         """'auto': questions with latin words go to the trained reader alone (the rules were
@@ -324,6 +357,10 @@ def _window(paragraph: str, chunks: list[str], limit: int = MAX_PASSAGE_CHARS) -
     start = max(start, best_end - limit)
     start = min(start, best_start, len(paragraph) - limit)
     return paragraph[max(0, start) : max(0, start) + limit]
+
+
+def _article_text(article: Article) -> str:
+    return "\n".join([article.headline, *(p.text for p in article.paragraphs)])
 
 
 def _article_of(chunk: Chunk) -> tuple[str, int]:

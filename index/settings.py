@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # the reader ranks its highlight among its best, else the reader's (index/reader/agreement.py).
     answerer: Literal["auto", "reader", "rules"] = Field("auto", description="answer stage")
     reader_dir: Path | None = Field(None, description="trained reader folder (default: shipped)")
+    # An answer whose evidence names another place, year or batch than the question asks about
+    # is withheld and shown as the nearest fact instead (index/constraints.py); off only to
+    # measure what the check changes.
+    check_constraints: bool = Field(True, description="withhold answers about another place")
     reader_passages: int = Field(
         3, ge=1, description="top passages the reader reads (3: as good as 4 on CMRC, faster)"
     )

@@ -50,6 +50,7 @@ def test_failed_answer_has_the_answer_shape_plus_error() -> None:
         "question": "q",
         "abstained": True,
         "answer": None,
+        "nearest": None,
         "passages": [],
         "elapsed_ms": 0.0,
         "context": None,

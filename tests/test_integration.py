@@ -157,10 +157,12 @@ def test_cli_build_ask_list_rollback(
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.output)
     assert set(answer) == {
-        *("question", "abstained", "answer", "passages", "elapsed_ms", "context", "gloss")
+        *("question", "abstained", "answer", "nearest", "passages", "elapsed_ms", "context"),
+        "gloss",
     }
     assert answer["context"] is None  # a single question is answered alone
     assert answer["gloss"] is None  # a Chinese question reads the bold itself
+    assert answer["nearest"] is None  # answered: no nearest fact instead
     assert "90余场次" in answer["answer"]["text"]
     # Keys are only ever added: the reader's paragraph and story name joined in issue 22.
     source = answer["answer"]["source"]

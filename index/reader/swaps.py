@@ -17,6 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from index.constraints import places_in
+from index.question import to_simplified
+
 _YEAR = re.compile(r"(?<![\d.])(1[5-9]\d\d|20\d\d)(?=年)")
 _CHINESE_DIGITS = "零一二三四五六七八九"
 _ORDINAL = re.compile(
@@ -84,13 +87,20 @@ def mentions(question: str) -> tuple[Mention, ...]:
     for match in _ORDINAL.finditer(question):
         if _chinese_number(match.group(1)) is not None:
             found.append(Mention("ordinal", match.group(0), match.start()))
+    # Names of China's divisions first (聂荣县), then what jieba tags as a name elsewhere.
+    taken: list[tuple[int, int]] = []
+    for place in dict.fromkeys(places_in(question)):
+        at = question.find(place.name)
+        found.append(Mention("place", place.name, at))
+        taken.append((at, at + len(place.name)))
     position = 0
     for pair in jieba.posseg.cut(question):
         word, flag = pair.word, pair.flag
         kind = _ENTITY_TAGS.get(flag)
         if len(word) >= 3 and _PLACE_SUFFIX.match(word):
             kind = "place"
-        if kind and len(word) >= 2 and word not in _NOT_NAMES:
+        overlaps = any(a < position + len(word) and position < b for a, b in taken)
+        if kind and len(word) >= 2 and word not in _NOT_NAMES and not overlaps:
             found.append(Mention(kind, word, position))
         position += len(word)
     return tuple(sorted(found, key=lambda m: m.start))
@@ -134,11 +144,13 @@ class Swapper:
     """Replacements drawn from the same group (article) where it has one of the kind, else
     from the whole collection; a replacement never occurs in the paragraph."""
 
-    def __init__(self, questions: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, questions: Iterable[tuple[str, str]], places: Iterable[str] = ()) -> None:
+        """`places`: more place names to draw from (those the stories name)."""
         self.by_group: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.by_kind: dict[str, list[str]] = defaultdict(list)
+        self.by_kind["place"].extend(dict.fromkeys(places))
         for question, group in questions:
-            for mention in mentions(question):
+            for mention in mentions(to_simplified(question)):
                 if mention.kind in {"year", "ordinal"}:
                     continue
                 if mention.text not in self.by_group[group, mention.kind]:
@@ -153,6 +165,10 @@ class Swapper:
         if near:
             return rng.choice(near)
         pool = self.by_kind.get(mention.kind, [])
+        # A county for a county, a city for a city, where the pool has one.
+        alike = [n for n in pool if n[-1:] == mention.text[-1:] and usable(n)]
+        if alike:
+            return rng.choice(alike)
         for _ in range(20):
             if not pool:
                 break
