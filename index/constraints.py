@@ -250,24 +250,29 @@ def _sentence_of(text: str, quote: str) -> str:
     return "".join(out) or quote
 
 
+def _level(place: Place) -> int:
+    """2 province, 4 city (prefecture), 6 county: the length of its adcode prefix."""
+    return len(place.codes[0])
+
+
 def _place_difference(asked: Asked, scopes: Sequence[str]) -> Difference | None:
+    """The sentence and paragraph contradict the question when they are about another place
+    of the asked one's standing (another county for a county); the article, when it never
+    names the asked place nor a place inside it."""
     assert asked.place is not None
     wanted = asked.place
     for depth, scope in enumerate(scopes):
         named = places_in(scope)
-        if not named:
-            continue
         if any(p.within(wanted) for p in named):
             return None
         if any(form in scope for form in wanted.forms()):
             return None
-        # A sentence or paragraph about another place of the same standing contradicts the
-        # question; the article contradicts it when it never names the asked place.
-        peers = [p for p in named if not wanted.within(p)]
-        if depth < len(scopes) - 1 and not peers:
-            continue
-        found = Counter(p.name for p in (peers or named)).most_common(1)[0][0]
-        return Difference(asked.text, found)
+        last = depth == len(scopes) - 1
+        peers = [p for p in named if _level(p) == _level(wanted)]
+        if last and not peers:
+            peers = [p for p in named if not wanted.within(p)] or named
+        if peers:
+            return Difference(asked.text, Counter(p.name for p in peers).most_common(1)[0][0])
     return None
 
 
@@ -317,18 +322,21 @@ def differences(
     paragraph: str | None,
     article: str | None,
     page: str | None = None,
+    highlight: str | None = None,
 ) -> tuple[Difference, ...]:
     """The constraints the evidence contradicts: each is checked at the narrowest scope that
     names something of its kind (sentence, paragraph, article). `page`, the whole story file,
-    dates what the text calls 今年 or 去年."""
+    dates what the text calls 今年 or 去年. Places in the `highlight` are the answer (where
+    from? 上海市、山东省), not what the evidence is about."""
     paragraph = paragraph or quote
     scopes = [_sentence_of(paragraph, quote), paragraph]
     if article:
         scopes.append(article)
+    place_scopes = [s.replace(highlight, "\n") for s in scopes] if highlight else scopes
     found = []
     for constraint in asked:
         if constraint.kind == "place":
-            difference = _place_difference(constraint, scopes)
+            difference = _place_difference(constraint, place_scopes)
         elif constraint.kind == "year":
             difference = _year_difference(constraint, scopes, page_year(page) if page else None)
         else:

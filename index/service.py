@@ -149,7 +149,8 @@ class Engine:
         page = None
         if any(a.kind == "year" for a in asked):
             page = "\n".join(map(_article_text, self._page_articles(chunk.file)))
-        return differences(asked, answer.text, self._paragraph_text(chunk), text, page)
+        paragraph = self._paragraph_text(chunk)
+        return differences(asked, answer.text, paragraph, text, page, answer.highlight)
 
     def _page_articles(self, file: str) -> list[Article]:
         """Every article of one story file, in order."""

@@ -107,3 +107,20 @@ def test_ordinals_of_the_same_measure_word() -> None:
 def test_place_names_are_whole_names_not_common_words() -> None:
     names = [p.name for p in places_in("城区空气质量优良,新建了道路;聂荣县和那曲市")]
     assert names == ["聂荣县", "那曲市"]
+
+
+def test_a_place_of_another_standing_in_the_sentence_does_not_decide() -> None:
+    # The sentence names a province (an aid partner); the article is about the asked city.
+    article = "日喀则市卫生健康工作综述\n在吉林省援藏医生帮助下,全市为老人接种流感疫苗52346人次。"
+    quote = "在吉林省援藏医生帮助下,全市为老人接种流感疫苗52346人次。"
+    assert (
+        differences(asked_constraints("日喀则老人打流感疫苗多少人次"), quote, quote, article) == ()
+    )
+
+
+def test_places_the_answer_names_are_not_the_evidence_s_subject() -> None:
+    quote = "专家从比如县请来。"
+    article = "聂荣县医疗服务\n" + quote
+    question = asked_constraints("聂荣县的专家是从哪个县请来的")
+    assert differences(question, quote, quote, article, highlight="比如县") == ()
+    assert differences(question, quote, quote, article) == (Difference("聂荣县", "比如县"),)
