@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     # The server token; better as the credential file $CREDENTIALS_DIRECTORY/milvus-token.
     milvus_token: SecretStr | None = Field(None, repr=False)
     milvus_collection: str = Field("newsqa", description="alias served; collections prefix")
+    # 'auto': HNSW below ann_threshold chunks, IVF_SQ8 above (docs/milvus.md).
+    milvus_index: Literal["auto", "HNSW", "IVF_SQ8", "IVF_FLAT", "IVF_PQ", "DISKANN", "FLAT"] = (
+        Field("auto", description="Milvus dense index")
+    )
     # Passed to pymilvus as grpc_options (JSON), e.g. keepalive settings for long RPCs.
     milvus_grpc_options: dict[str, int | str] = Field(default_factory=dict)
     fusion: Literal["weighted", "rrf"] = Field(

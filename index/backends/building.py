@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from index.backends.factory import open_catalog
+from index.backends.milvus import choose_dense_index
 from index.backends.protocol import ChunkRecord, GenerationCatalog
 from index.build import (
     ARTICLES_FILE,
@@ -57,15 +58,19 @@ def build_into_backend(
         chunks=len(corpus.chunks),
         embedded=corpus.embedded,
         reused=len(corpus.chunks) - corpus.embedded,
-        index_type=index_type(settings),
+        index_type=index_type(settings, len(corpus.chunks)),
         seconds=time.perf_counter() - started,
     )
     log.info("built %s in %s: %d chunks", generation, settings.backend, summary.chunks)
     return summary
 
 
-def index_type(settings: Settings) -> str:
-    return "embedded" if not settings.backend.startswith("milvus") else "milvus-hnsw+bm25"
+def index_type(settings: Settings, chunks: int) -> str:
+    """What the manifest records: the dense index Milvus builds for this many chunks."""
+    if not settings.backend.startswith("milvus"):
+        return "embedded"
+    dense = choose_dense_index(settings.milvus_index, chunks, 1, settings.ann_threshold)
+    return f"milvus-{dense.kind.lower()}+bm25"
 
 
 def chunk_records(corpus: PreparedCorpus) -> list[ChunkRecord]:
@@ -106,7 +111,7 @@ def manifest(corpus: PreparedCorpus, settings: Settings) -> dict[str, Any]:
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "embedder": corpus.model.id,
         "dimension": corpus.model.dimension,
-        "index_type": index_type(settings),
+        "index_type": index_type(settings, len(corpus.chunks)),
         "stories": len(corpus.report.pages),
         "articles": len(corpus.articles),
         "chunks": len(corpus.chunks),

@@ -24,7 +24,12 @@ def open_catalog(settings: Settings) -> GenerationCatalog:
             "NEWSQA_BACKEND names Milvus but pymilvus is not installed: "
             "pip install 'newsqa[milvus]'"
         ) from exc
-    return MilvusCatalog.connect(client_arguments(spec, settings), settings.milvus_collection)
+    return MilvusCatalog.connect(
+        client_arguments(spec, settings),
+        settings.milvus_collection,
+        index=settings.milvus_index,
+        ann_threshold=settings.ann_threshold,
+    )
 
 
 def list_generations(settings: Settings) -> list[tuple[bool, IndexInfo]]:
