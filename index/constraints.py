@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from index.models import Difference
-from index.question import is_english, to_simplified, tokenize
+from index.question import is_english, tag_words, to_simplified, tokenize
 
 _SUFFIXES = ("自治区", "自治州", "自治县", "特别行政区", "地区", "省", "市", "县", "区", "盟", "旗")
 # Chinese numerals of ordinals (第十二批).
@@ -60,8 +60,8 @@ class Place:
 class Asked:
     """One constraint of a question: what the answer must be about."""
 
-    kind: str  # place, year, ordinal
-    text: str  # as a reader would name it: 比如县, 2022年, 第十二批
+    kind: str  # place, locality (a village or township), year, ordinal
+    text: str  # as a reader would name it: 比如县, 卡琼村, 2022年, 第十二批
     place: Place | None = None
     year: int = 0
     ordinal: tuple[int, str] = (0, "")  # (12, 批)
@@ -173,6 +173,79 @@ def _asked_places(question: str) -> list[Place]:
     return list(dict.fromkeys(found))
 
 
+_LOCALITY = re.compile(r"(?:村|乡|镇|社区|街道)")
+
+
+def localities_in(text: str) -> list[str]:
+    """Villages, townships and communities (卡琼村, 苏林乡, 德庆镇, 吉崩岗社区): names the
+    divisions table does not hold. A name is a word jieba tags as a noun or name (or one it
+    does not know) before its suffix, two to four characters, not a common word (驻村, 乡村,
+    新农村, 有几个村)."""
+    starts: dict[int, str] = {}  # where a jieba word starts -> its part of speech
+    ends: dict[int, int] = {}
+    position = 0
+    for word, flag in tag_words(text):
+        at = text.find(word, position)
+        if at >= 0:
+            starts[at] = flag
+            ends[at] = at + len(word)
+            position = at + len(word)
+    common, _ = _common_words()
+    known = _known_words()
+    found = []
+    for match in _LOCALITY.finditer(text):
+        for length in (2, 3, 4):
+            start = match.start() - length
+            if start < 0 or start not in starts:
+                continue
+            name = text[start : match.end()]
+            core = name[:length]
+            whole = ends.get(start) == match.end()
+            # 新/农村: a word across the name's core and suffix is not a name's suffix.
+            if match.start() not in starts and not whole:
+                continue
+            nouns = all(
+                flag[:1] in _NAME_TAGS for at, flag in starts.items() if start <= at < match.start()
+            )
+            if (
+                nouns
+                and _CJK_RUN.fullmatch(core)
+                and not _NOT_IN_A_NAME.search(core)
+                and name not in known
+                and core not in common
+            ):
+                found.append(name)
+                break
+    return list(dict.fromkeys(found))
+
+
+# Parts of speech a village name's words carry (nouns, names, words jieba does not know).
+_NAME_TAGS = frozenset("nx")
+# For saying which village the evidence is about (display only, so looser than localities_in).
+_NAMED_LOCALITY = re.compile(r"[\u4e00-\u9fff]{2,3}?(?:村|乡|镇|社区)")
+
+
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+# Division suffixes and determiners (聂荣县各乡镇, 全乡, 该村) do not stand inside a village name.
+_NOT_IN_A_NAME = re.compile(r"[省市县区州各每全该本这那其此]")
+
+
+@lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    """Every word in jieba's dictionary: a village name there is a common word (新农村)."""
+    import jieba
+
+    jieba.initialize()
+    return frozenset(w for w, n in jieba.dt.FREQ.items() if n > 0)
+
+
+def _locality_forms(name: str) -> list[str]:
+    """加查苏林乡 → 加查苏林乡, 查苏林乡, 苏林乡: the tails a text may name it by."""
+    suffix = _LOCALITY.search(name)
+    end = suffix.start() if suffix else len(name)
+    return [name[i:] for i in range(0, max(1, end - 1))]
+
+
 def _chinese_number(text: str) -> int | None:
     if text.isdigit():
         return int(text)
@@ -225,6 +298,8 @@ def asked_constraints(question: str) -> tuple[Asked, ...]:
     else:
         for place in _asked_places(text):
             asked.append(Asked("place", place.name, place=place))
+        for name in localities_in(text):
+            asked.append(Asked("locality", name))
         for match in _ORDINAL.finditer(text):
             number = _chinese_number(match.group(1))
             if number:
@@ -248,6 +323,23 @@ def _sentence_of(text: str, quote: str) -> str:
             out.append(sentence)
         position = end
     return "".join(out) or quote
+
+
+def _locality_difference(asked: Asked, scopes: Sequence[str]) -> Difference | None:
+    """A village or township the article never names: the evidence is about another place
+    (the nearest one it names), or about the article as a whole."""
+    forms = _locality_forms(asked.text)
+    if any(form in scope for scope in scopes for form in forms):
+        return None
+    for scope in scopes:
+        others = [p.name for p in places_in(scope)] + [
+            n
+            for n in _NAMED_LOCALITY.findall(scope)
+            if n[-1] == asked.text[-1] and not _NOT_IN_A_NAME.search(n[:-1])
+        ]
+        if others:
+            return Difference(asked.text, Counter(others).most_common(1)[0][0])
+    return Difference(asked.text, scopes[-1].split("\n", 1)[0].strip())
 
 
 def _level(place: Place) -> int:
@@ -337,6 +429,8 @@ def differences(
     for constraint in asked:
         if constraint.kind == "place":
             difference = _place_difference(constraint, place_scopes)
+        elif constraint.kind == "locality":
+            difference = _locality_difference(constraint, place_scopes)
         elif constraint.kind == "year":
             difference = _year_difference(constraint, scopes, page_year(page) if page else None)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.constraints import asked_constraints, differences, page_year, places_in
+from index.constraints import asked_constraints, differences, localities_in, page_year, places_in
 from index.models import Difference
 
 NIERONG = "截至目前,聂荣县已累计完成90余场次远程服务。"
@@ -124,3 +124,28 @@ def test_places_the_answer_names_are_not_the_evidence_s_subject() -> None:
     question = asked_constraints("聂荣县的专家是从哪个县请来的")
     assert differences(question, quote, quote, article, highlight="比如县") == ()
     assert differences(question, quote, quote, article) == (Difference("聂荣县", "比如县"),)
+
+
+def test_villages_and_townships_are_names_where_jieba_starts_a_word() -> None:
+    assert localities_in("日卡村两癌筛查做了多少人") == ["日卡村"]
+    assert localities_in("德庆镇那个残疾人叫什么") == ["德庆镇"]
+    assert localities_in("吉崩岗社区志愿服务活动叫啥") == ["吉崩岗社区"]
+    for common in (
+        "驻村工作队走访多少群众",
+        "乡村振兴",
+        "新农村建设",
+        "全乡有多少人",
+        "聂荣县各乡镇",
+    ):
+        assert localities_in(common) == [], common
+
+
+def test_a_village_the_article_never_names_is_a_difference() -> None:
+    article = "慈觉林村养羊合作社分红\n慈觉林村合作社分红48.99万元。"
+    quote = "慈觉林村合作社分红48.99万元。"
+    asked_village = asked_constraints("日卡村合作社分红多少")
+    assert differences(asked_village, quote, quote, article) == (Difference("日卡村", "慈觉林村"),)
+    # A township named by its tail (苏林乡 for 加查苏林乡) is the same place.
+    township = asked_constraints("加查苏林乡临时党支部书记以前是干啥的")
+    named = "加查县苏林乡临时党支部书记曾是退役军人。"
+    assert differences(township, named, named, named) == ()
