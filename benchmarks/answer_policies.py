@@ -28,13 +28,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.evaluate import contains_any, highlight_exact
+from index.evaluate import contains_any
 from index.models import Chunk, Hit
 from index.question import has_latin_words, matching_form
 from index.quoting import quote_span
+from index.reader import TRAINED_DIR
 from index.reader.agreement import Agreement, Verdict
-from index.reader.model import TRAINED_DIR
-from index.reader.reading import Reading, ReadSpan
+from index.reader.metrics import highlight_exact
+from index.reader.readings import Reading, ReadSpan
 from index.reader.rerank import (
     FEATURE_NAMES,
     RERANK_FILE,

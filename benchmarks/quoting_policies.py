@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from answer_policies import SETS, agreed, reading_of
 
-from index.build import load_stories, split_each_page
 from index.evaluate import contains_any
 from index.quoting import CLAUSE_END, FULL_STOP, in_paragraph, quote_span
+from index.reader import TRAINED_DIR
 from index.reader.agreement import load_agreement
-from index.reader.model import TRAINED_DIR
 from index.reader.rerank import load_reranker
 from index.settings import Settings
+from index.stages import load_stories, split_each_page
 
 Row = dict[str, Any]
 DOCS = {

@@ -33,9 +33,11 @@ from bot.render import FEEDBACK_PREFIX, MORE_PREFIX, SOURCE_PREFIX
 from bot.state import BotApplication, BotServices, BotState
 from bot.systemd import SystemdNotifier
 from bot.texts import EN, ZH
+from index.backends.factory import current_generation
 from index.conversation import Conversations
 from index.errors import NewsqaError
 from index.failures import EXIT_CONFIG, EXIT_ERROR, describe_failure, one_line
+from index.service import load_engine  # lazy: the retrieval stack is heavy to import
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -288,14 +290,11 @@ def redact_token_in_logs(token: str) -> None:
 
 
 def _default_loader() -> EngineLoader:
-    from index.service import load_engine  # lazy: the retrieval stack is heavy to import
-
     return load_engine
 
 
 def _default_generation_reader(settings: Settings) -> GenerationReader:
     """The `current` symlink, or the Milvus alias when that backend is configured."""
-    from index.backends.factory import current_generation
 
     def read(root: Path) -> str | None:
         return current_generation(settings.model_copy(update={"index_dir": root}))

@@ -21,6 +21,7 @@ from index.conversation import Conversations
 from index.engine import QAEngine
 from index.models import Passage
 from index.render import terminal_safe
+from index.service import load_engine  # lazy: the retrieval stack is heavy
 from index.settings import Settings
 
 PROMPT = "> "
@@ -113,8 +114,6 @@ def chat(
     """Read questions line by line and print the answers until /quit or end of input."""
     source, sink = stdin or sys.stdin, stdout or sys.stdout
     if load is None:
-        from index.service import load_engine  # lazy: the retrieval stack is heavy
-
         load = load_engine
     # A NewsqaError (no index …) goes up to the CLI: one `Error: …` line and its status.
     engine = load(settings)

@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from index.crosslingual import words_and_pairs
 from index.embedding import text_key
 from index.parallel import ShardPool, shards
 from index.progress import stage_bar
 from index.reuse import LastBuild, key_array, ragged_positions
 from index.sqlite_cache import connect_checked, open_cache
+from index.tokenize import jieba_module, text_tokens
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +45,12 @@ Ids = npt.NDArray[np.int32]
 
 def init_analysis_worker() -> None:
     """Worker initializer: load jieba's dictionary once per process, quietly."""
-    from index.tokenize import jieba_module
-
     jieba_module()
 
 
 def analyse_text(kinds: Sequence[str], text: str) -> list[list[str] | dict[str, int]]:
     """The terms of each analysis in `kinds` for one text (BM25: each distinct token with its
     count, in order of first use)."""
-    from index.crosslingual import words_and_pairs
-
     out: list[list[str] | dict[str, int]] = []
     words: tuple[list[str], list[str]] | None = None
     for kind in kinds:
@@ -69,8 +67,6 @@ def analyse_text(kinds: Sequence[str], text: str) -> list[list[str] | dict[str, 
 def token_counts(text: str) -> dict[str, int]:
     """BM25 tokens of a text and how often each occurs; an empty text still gets a token, as
     in bm25s's own index."""
-    from index.tokenize import text_tokens
-
     counts: dict[str, int] = {}
     for token in text_tokens(text) or ("",):
         counts[token] = counts.get(token, 0) + 1
@@ -263,7 +259,7 @@ class AnalysisCache:
         )
 
     def get_pages(self, keys: Sequence[str]) -> dict[str, bytes]:
-        """Cleaned and chunked pages (`index.build.clean_and_chunk`), zlib-compressed JSON."""
+        """Cleaned and chunked pages (`index.stages.clean_and_chunk`), zlib-compressed JSON."""
         if self._failed:
             return {}
         return dict(self._select("SELECT key, data FROM pages WHERE key IN ({marks})", keys) or [])

@@ -20,8 +20,17 @@ from typing import Any
 
 import numpy as np
 
+from index.bench_embedding import bench_embedder, bench_embedding, format_embedding
+from index.build import build_generation
+from index.cleaning import split_articles
+from index.containment import contained_keys_pairwise
+from index.dense import FLAT, build_dense_index, choose_index_type, search_dense
+from index.evaluate import NaiveBaseline
+from index.loading import load_pages
 from index.models import Page
+from index.service import load_engine
 from index.settings import Settings
+from index.synthetic import synthetic_page
 
 LATENCY_QUESTIONS = (
     "聂荣县远程会诊多少场",
@@ -43,10 +52,6 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
     """Cold build, rebuild after one story changed, and warm end-to-end query latency."""
-    from index.bench_embedding import bench_embedder, bench_embedding
-    from index.build import build_generation
-    from index.evaluate import NaiveBaseline
-
     with tempfile.TemporaryDirectory(prefix="newsqa-bench-") as tmp:
         root = Path(tmp)
         docs = root / "stories"
@@ -87,8 +92,6 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
 
 def _answer_latencies(settings: Settings, embedder: Any, rounds: int) -> dict[str, Any]:
     """End-to-end answers with each answer stage, and retrieval alone, on one index."""
-    from index.service import load_engine
-
     engine = load_engine(settings, embedder=embedder)
     search = [
         _timed_ms(lambda q=q: engine.search(q, settings.candidates))
@@ -136,8 +139,6 @@ def scale_once(
     count: int, dimension: int, ann_threshold: int, queries: int = 200
 ) -> dict[str, Any]:
     """One scaling point, run in its own process so peak RSS is this point's alone."""
-    from index.dense import FLAT, build_dense_index, choose_index_type, search_dense
-
     rng = np.random.default_rng(7)
     # Clustered vectors: uniform noise would make every index look equally good.
     centres = rng.standard_normal((256, dimension)).astype(np.float32)
@@ -224,11 +225,6 @@ def bench_cleaning(
 ) -> list[dict[str, Any]]:
     """Cleaning throughput on one synthetic story per size, made from the stories' own text;
     beside it the former every-paragraph-against-every-other check, where it ends in seconds."""
-    from index.cleaning import split_articles
-    from index.containment import contained_keys_pairwise
-    from index.loading import load_pages
-    from index.synthetic import synthetic_page
-
     sources = load_pages(settings.docs_dir).pages
     rows = []
     for mb in sizes_mb:
@@ -274,8 +270,6 @@ def bench_cleaning_lines(
 ) -> list[dict[str, Any]]:
     """Cleaning time of short-line pages by their lines: time linear in lines shows as the same
     microseconds per line at every size (a rescan of earlier lines would grow it tenfold)."""
-    from index.cleaning import split_articles
-
     rows = []
     for shape in SHORT_LINE_SHAPES:
         for lines in sizes:
@@ -305,8 +299,6 @@ def format_cleaning_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def format_report(report: dict[str, Any]) -> str:
-    from index.bench_embedding import format_embedding
-
     corpus = report["corpus"]
     lines = [
         f"cold build ({corpus['cold_build_chunks']} chunks):   {corpus['cold_build_s']} s",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from index.archive import archive_sources, save_questions, write_archive
 from index.errors import NewsqaError
 
 # The commit before issue 10: the code path the archive figures are compared with.
@@ -121,8 +122,6 @@ def measure_size(
     plan: ArchivePlan, size: int, log: Callable[[str], None] = lambda line: None
 ) -> list[dict[str, Any]]:
     """Every figure for one archive size: one row, and a baseline row where planned."""
-    from index.archive import archive_sources, save_questions, write_archive
-
     root = plan.work_dir / f"archive-{size}"
     docs, questions = root / "stories", root / "questions.jsonl"
     if not questions.is_file():

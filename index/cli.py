@@ -1,4 +1,5 @@
-"""The `newsqa` command, grouped by noun: `index build`, `ask`, `eval`, `bench`, `serve`, `chat`."""
+"""The `newsqa` command, grouped by noun: `index build`, `ask`, `eval`, `bench`, `reader`; the bot
+adds `serve` and `chat` (`bot.commands`, found through the `newsqa.commands` entry points)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,36 @@ import sys
 import tempfile
 from collections.abc import Callable
 from functools import partial
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from index import bench as bench_runs
+from index import build as builder
+from index.backends import factory
+from index.backends.uri import backend_spec
+from index.batch import (
+    batch_question,
+    checked_question,
+    failed_answer,
+    question_from_line,
+    shown_line,
+)
+from index.bench_archive import BASELINE_REF, ArchivePlan, format_rows, run_archive_bench
+from index.conversation import Conversations
 from index.errors import ConfigError, NewsqaError
+from index.evaluate import run_evaluation
 from index.failures import EXIT_NO_INPUT, describe_failure
+from index.fitting import fit_on_set
+from index.generation import GENERATION_FILES
+from index.gloss import answer_gloss
+from index.reader import TRAINED_DIR
+from index.render import json_line, render_text, terminal_safe
+from index.service import load_engine
 from index.settings import Settings
+from index.store import serving_generation
 
 if TYPE_CHECKING:
     from index.conversation import Conversations
@@ -40,7 +63,7 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+def command_settings(ctx: click.Context, **overrides: Any) -> Settings:
     base: Settings = ctx.obj
     given = {k: v for k, v in overrides.items() if v is not None}
     return base.model_copy(update=given) if given else base
@@ -134,8 +157,26 @@ def _writes(ctx: click.Context, *folders: Path | None) -> None:
     ctx.meta[WRITING] = tuple(folder for folder in folders if folder is not None)
 
 
+# Packages that add commands to `newsqa` name them in this entry-point group (the bot does).
+COMMANDS_GROUP = "newsqa.commands"
+
+
 class NewsqaGroup(click.Group):
-    """Every failure under `newsqa` ends in one line, never a traceback (unless -v)."""
+    """Every failure under `newsqa` ends in one line, never a traceback (unless -v). Commands
+    of other packages (COMMANDS_GROUP) load when they are run or listed, not on every start."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        added = {e.name for e in entry_points(group=COMMANDS_GROUP)}
+        return sorted({*super().list_commands(ctx), *added})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            for entry in entry_points(group=COMMANDS_GROUP, name=cmd_name):
+                loaded = entry.load()
+                if isinstance(loaded, click.Command):
+                    return loaded
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -229,9 +270,7 @@ def index_build(
     A killed build resumes: embedded and tokenised shards are kept in the caches. When the
     only change is a few new stories, they are indexed as a delta beside the last full build
     (NEWSQA_DELTA_MAX_SHARE); --full merges."""
-    from index.build import build_generation
-
-    settings = _settings(
+    settings = command_settings(
         ctx,
         docs_dir=docs_dir,
         index_dir=index_dir,
@@ -242,7 +281,7 @@ def index_build(
         delta_max_share=0.0 if full else None,
     )
     _writes(ctx, settings.index_dir, settings.cache_dir)
-    summary = _run(lambda: build_generation(settings, progress=not quiet))
+    summary = _run(lambda: builder.build_generation(settings, progress=not quiet))
     click.echo(summary.describe())
 
 
@@ -251,10 +290,8 @@ def index_build(
 @click.pass_context
 def index_list(ctx: click.Context, index_dir: Path | None) -> None:
     """List generations with build time and counts; * marks the one serving."""
-    from index.backends.factory import list_generations
-
-    settings = _settings(ctx, index_dir=index_dir)
-    rows = _run(lambda: list_generations(settings))
+    settings = command_settings(ctx, index_dir=index_dir)
+    rows = _run(lambda: factory.list_generations(settings))
     refused = _refused_generations(settings)
     if not rows and not refused:
         click.echo(f"no generations under {settings.backend or settings.index_dir}")
@@ -282,10 +319,6 @@ def index_list(ctx: click.Context, index_dir: Path | None) -> None:
 
 def _refused_generations(settings: Settings) -> dict[str, str]:
     """Generations on disk that loading would refuse, with why (`!` in `index list`)."""
-    from index.backends.uri import backend_spec
-    from index.build import GENERATION_FILES
-    from index.store import serving_generation
-
     if not backend_spec(settings).embedded:
         return {}
     return serving_generation(settings.index_dir, GENERATION_FILES)[1]
@@ -296,11 +329,9 @@ def _refused_generations(settings: Settings) -> dict[str, str]:
 @click.pass_context
 def index_rollback(ctx: click.Context, index_dir: Path | None) -> None:
     """Switch back to the generation before the current one."""
-    from index.backends.factory import rollback
-
-    settings = _settings(ctx, index_dir=index_dir)
+    settings = command_settings(ctx, index_dir=index_dir)
     _writes(ctx, settings.index_dir)
-    generation = _run(lambda: rollback(settings))
+    generation = _run(lambda: factory.rollback(settings))
     click.echo(f"now serving {generation}")
 
 
@@ -323,14 +354,11 @@ def ask(
     index_dir: Path | None,
 ) -> None:
     """Answer QUESTION (or every line of --batch) from the current index."""
-    from index.batch import checked_question
-    from index.service import load_engine
-
     if (question is None) == (batch is None):
         raise click.UsageError("give either a QUESTION or --batch FILE")
     if question is not None:
         question = _run(partial(checked_question, question))
-    settings = _settings(ctx, index_dir=index_dir)
+    settings = command_settings(ctx, index_dir=index_dir)
     # Opened before the index loads: a file that cannot be read fails at once (66, 77, …).
     lines: IO[bytes] | None = click.open_file(batch, "rb") if batch is not None else None
     engine = _run(lambda: load_engine(settings))
@@ -338,8 +366,6 @@ def ask(
         _echo_answer(engine.answer(question), as_json)
         return
     assert lines is not None
-    from index.conversation import Conversations
-
     # Lines with the same `chat` follow one another in file order, as one user would ask.
     chats = Conversations(idle_s=float("inf"))
     # Binary lines split on b"\n" only: answers stay aligned with the lines they answer.
@@ -349,9 +375,6 @@ def ask(
 
 
 def _echo_answer(result: QAResult, as_json: bool) -> None:
-    from index.gloss import answer_gloss
-    from index.render import json_line, render_text
-
     if as_json:
         click.echo(json_line({**result.to_json(), "gloss": answer_gloss(result)}))
     else:
@@ -362,9 +385,6 @@ def _answer_line(
     engine: Engine, raw: bytes, number: int, as_json: bool, chats: Conversations
 ) -> None:
     """Answer one --batch line; a line that cannot be read or answered still gets its line."""
-    from index.batch import batch_question, failed_answer, question_from_line, shown_line
-    from index.render import json_line, terminal_safe
-
     try:
         asked = batch_question(question_from_line(raw, number), number)
         context = chats.recall(asked.chat) if asked.chat is not None else None
@@ -416,9 +436,7 @@ def eval_command(
     details: Path | None,
 ) -> None:
     """Score newsqa and its baselines (rule extractor, naive recipe) on a QA set, side by side."""
-    from index.evaluate import run_evaluation
-
-    settings = _settings(ctx, docs_dir=docs_dir, embedder=embedder, answerer=answerer)
+    settings = command_settings(ctx, docs_dir=docs_dir, embedder=embedder, answerer=answerer)
     # The throwaway index goes to the temporary folder.
     _writes(ctx, Path(tempfile.gettempdir()), settings.cache_dir, details and details.parent)
     report = _run(
@@ -494,7 +512,7 @@ def bench(
     real_model: bool,
 ) -> None:
     """Latency, build, rebuild and scaling benchmarks on this machine."""
-    settings = _settings(ctx, docs_dir=docs_dir)
+    settings = command_settings(ctx, docs_dir=docs_dir)
     _writes(ctx, work_dir if archive_sizes else Path(tempfile.gettempdir()), settings.cache_dir)
     if archive_sizes:
         # Only the archive's planted questions need them: the other benchmarks run anywhere.
@@ -518,14 +536,13 @@ def bench(
             real_model,
         )
         return
-    from index.bench import collect_benchmarks, run_benchmarks
-
     if json_path is not None and str(json_path) == "-":
         import json
 
-        click.echo(json.dumps(_run(lambda: collect_benchmarks(settings, quick)), indent=2))
+        measured = _run(lambda: bench_runs.collect_benchmarks(settings, quick))
+        click.echo(json.dumps(measured, indent=2))
         return
-    click.echo(_run(lambda: run_benchmarks(settings, quick=quick, json_path=json_path)))
+    click.echo(_run(lambda: bench_runs.run_benchmarks(settings, quick=quick, json_path=json_path)))
 
 
 def _bench_archive(
@@ -541,8 +558,6 @@ def _bench_archive(
 ) -> None:
     """`newsqa bench --archive`: rows as JSON lines (stdout or a file) and the table."""
     import json
-
-    from index.bench_archive import BASELINE_REF, ArchivePlan, format_rows, run_archive_bench
 
     plan = ArchivePlan(
         sizes=sizes,
@@ -658,7 +673,6 @@ def reader_train(
     swap_share: float,
 ) -> None:
     """Fine-tune the reader's top layers (hours on a 2-core CPU; resumable)."""
-    from index.reader.model import TRAINED_DIR
     from index.reader.train import TrainSettings, train
 
     settings = TrainSettings(
@@ -706,33 +720,8 @@ def reader_rerank(
     ctx: click.Context, qa_path: Path, docs_dir: Path, reader_dir: Path | None
 ) -> None:
     """Fit the span reranker on a QA set the reader never trained on (minutes)."""
-    from index.reader.model import TRAINED_DIR
-    from index.reader.rerank_fit import fit_on_set
-
-    settings = _settings(ctx, docs_dir=docs_dir, reader_dir=reader_dir)
+    settings = command_settings(ctx, docs_dir=docs_dir, reader_dir=reader_dir)
     click.echo(_run(lambda: fit_on_set(settings, qa_path, reader_dir or TRAINED_DIR)))
-
-
-@main.command()
-@index_option
-@click.pass_context
-def serve(ctx: click.Context, index_dir: Path | None) -> None:
-    """Run the Telegram bot (long polling) until SIGTERM."""
-    from bot.app import serve as serve_bot
-
-    settings = _settings(ctx, index_dir=index_dir)
-    sys.exit(serve_bot(settings))
-
-
-@main.command()
-@index_option
-@click.pass_context
-def chat(ctx: click.Context, index_dir: Path | None) -> None:
-    """Talk to the index in the terminal, worded as the bot words it."""
-    from bot.console import chat as run_chat
-
-    settings = _settings(ctx, index_dir=index_dir)
-    run_chat(settings)
 
 
 T = TypeVar("T")

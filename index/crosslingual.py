@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.tokenize import cut_words
+
 log = logging.getLogger(__name__)
 
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -391,8 +393,6 @@ def corpus_words_and_pairs(texts: Sequence[str]) -> tuple[set[str], set[str]]:
 
 def words_and_pairs(text: str) -> tuple[list[str], list[str]]:
     """One text's jieba words and adjacent-word concatenations, each listed once."""
-    from index.tokenize import cut_words
-
     words: dict[str, None] = {}
     pairs: dict[str, None] = {}
     for run in _CJK_WORD.findall(text):

@@ -26,12 +26,24 @@ from index.analysis import (
     analyse_texts,
     init_analysis_worker,
 )
-from index.build import (
+from index.corpus import write_corpus
+from index.dense import build_dense_index, choose_index_type, save_dense_index
+from index.embedding import Embedder, embedder_for, text_key
+from index.errors import BuildError, NewsqaError
+from index.generation import (
     ARTICLE_BM25_DIR,
     CHUNK_BM25_DIR,
     DENSE_FILE,
     GENERATION_FILES,
     LEXICON_FILE,
+)
+from index.lexical import BaseStatistics, LexicalIndex
+from index.loading import LoadReport
+from index.models import Page
+from index.parallel import ShardPool
+from index.segments import DELTA_DIR, SEGMENTS
+from index.settings import Settings
+from index.stages import (
     PAGE_CODE,
     WARM_POOL_CHUNKS,
     BuildSummary,
@@ -47,16 +59,6 @@ from index.build import (
     page_code_version,
     write_analysed_bm25,
 )
-from index.corpus import write_corpus
-from index.dense import build_dense_index, choose_index_type, save_dense_index
-from index.embedding import Embedder, embedder_for, text_key
-from index.errors import BuildError, NewsqaError
-from index.lexical import BaseStatistics, LexicalIndex
-from index.loading import LoadReport
-from index.models import Page
-from index.parallel import ShardPool
-from index.segments import DELTA_DIR, SEGMENTS
-from index.settings import Settings
 from index.store import (
     SCHEMA_VERSION,
     Manifest,

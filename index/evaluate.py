@@ -19,17 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from index.build import build_generation
 from index.embedding import Embedder, embedder_for
 from index.errors import InputError
 from index.loading import load_pages
-from index.models import QAResult
+from index.models import AnswerSpan, Passage, QAResult, Source
 from index.question import QuestionType, classify_question, to_simplified
-from index.reader.metrics import best_over, length_bucket
+from index.reader.metrics import best_over, highlight_exact, length_bucket, squash
+from index.service import load_engine
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,6 @@ def _qa_item(row: Any) -> QAItem:
         lang=str(row.get("lang", "zh")),
         kind=str(row.get("kind", "other" if answers else "unanswerable")),
     )
-
-
-def squash(text: str) -> str:
-    return _SPACE.sub("", text)
 
 
 _PUNCTUATION = re.compile(r"[\s\W_]+")
@@ -137,17 +133,6 @@ def question_kind(question: str) -> str:
 def contains_any(text: str, answers: Iterable[str]) -> bool:
     flat = squash(text)
     return any(squash(a) in flat for a in answers)
-
-
-def highlight_exact(highlight: str | None, answers: Sequence[str]) -> bool:
-    if not highlight:
-        return False
-    flat = squash(highlight)
-    for answer in answers:
-        gold = squash(answer)
-        if gold in flat and len(flat) <= max(2 * len(gold), len(gold) + 8):
-            return True
-    return False
 
 
 @dataclass
@@ -298,8 +283,6 @@ class NaiveBaseline:
         self._top_k = top_k
 
     def answer(self, question: str) -> QAResult:
-        from index.models import AnswerSpan, Passage, Source
-
         started = time.perf_counter()
         query = self._embedder.embed_queries([question])
         scores, ids = self._index.search(query, self._top_k)
@@ -350,9 +333,6 @@ def run_evaluation(
     replaced) and, in open retrieval, the naive recipe. With `reading`, each question is read
     within its gold story only (reading comprehension, no retrieval errors).
     """
-    from index.build import build_generation
-    from index.service import load_engine
-
     items = read_qa(qa_path)
     if reading:
         items = [i for i in items if i.answerable and i.file]

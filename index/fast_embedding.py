@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from index.reader.tokenizer import UnigramTokenizer
+from index.reader.weights import load_model_image
+
 if TYPE_CHECKING:
     import torch
 
@@ -54,8 +57,6 @@ class FastTokenizer:
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         from tokenizers import Tokenizer, models
-
-        from index.reader.tokenizer import UnigramTokenizer
 
         self._exact = UnigramTokenizer(vocabulary)
         pieces = [
@@ -130,8 +131,6 @@ class TorchE5:
 
     @cached_property
     def _vocabulary(self) -> Vocabulary:
-        from index.reader.weights import load_model_image
-
         return load_model_image().vocabulary
 
     @cached_property
@@ -143,7 +142,6 @@ class TorchE5:
         import torch
 
         from index.reader.encoder import build_encoder
-        from index.reader.weights import load_model_image
 
         encoder = build_encoder(load_model_image()).eval()
         return encoder.to(torch.device(self.device)) if self.device != "cpu" else encoder
@@ -151,8 +149,6 @@ class TorchE5:
     @cached_property
     def max_content(self) -> int:
         """Content tokens per window: the model's positions less `<s>` and `</s>`."""
-        from index.reader.weights import load_model_image
-
         return load_model_image().header.max_positions - 2
 
     def windows(self, texts: Sequence[str], prompt: str) -> tuple[list[list[int]], list[int]]:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from index.models import QAResult, Topic
+from index.service import load_engine
+from index.settings import Settings
 
 
 class ConversingEngine(Protocol):
@@ -135,9 +137,6 @@ def _share(flags: Iterable[bool]) -> float:
 
 def main(argv: Sequence[str]) -> int:
     """Score a follow-up set against the current index (NEWSQA_* settings apply)."""
-    from index.service import load_engine
-    from index.settings import Settings
-
     if len(argv) != 1:
         print("usage: python -m index.followups PAIRS.jsonl", file=sys.stderr)
         return 2

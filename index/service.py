@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index.answer import extract_answer, should_abstain
+from index.backends.engine import open_backend_generation
 from index.backends.uri import backend_spec, index_root
 from index.constraints import asked_constraints, differences
-from index.corpus import Corpus, article_from_json
+from index.corpus import Corpus
 from index.embedding import Embedder, embedder_for
 from index.errors import EmbedderError, IndexInvalidError, IndexNotFoundError
 from index.generation import open_generation
@@ -31,13 +32,14 @@ from index.names import read_names
 from index.question import has_latin_words, normalize_question
 from index.quoting import in_paragraph, quote_span
 from index.reader.agreement import Verdict
+from index.reader.readings import ReadSpan
 from index.search import HybridSearcher, Searcher
 from index.settings import Settings
 from index.store import Manifest, current_directory, generation_dirs
 from index.topic import CorpusWords, topic_words
 
 if TYPE_CHECKING:  # the reader imports torch: only engines that use it pay for that
-    from index.reader.reading import PassageReader, ReadSpan
+    from index.reader.reading import PassageReader
 
 log = logging.getLogger(__name__)
 
@@ -434,19 +436,21 @@ def load_generation(
     )
 
 
-# The name the Milvus engine imports.
-_article_from_json = article_from_json
-
-
 def load_engine(
     settings: Settings, embedder: Embedder | None = None, fallback: bool = True
 ) -> Engine:
     """Load the current generation; if it is refused, fall back to the newest valid older one.
     A backend named by NEWSQA_BACKEND serves the generation its alias points at."""
     if not backend_spec(settings).embedded:
-        from index.backends.engine import load_backend_engine
-
-        return load_backend_engine(settings, embedder or _configured_embedder(settings))
+        opened = open_backend_generation(settings, embedder or _configured_embedder(settings))
+        return Engine(
+            manifest=opened.manifest,
+            path=opened.path,
+            searcher=opened.searcher,
+            corpus=opened.corpus,
+            settings=settings,
+            reader=configured_reader(settings),
+        )
     root = index_root(settings)
     candidates: list[Path] = []
     try:

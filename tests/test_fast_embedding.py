@@ -140,8 +140,8 @@ def test_settings_choose_the_device_and_threads_passages_embed_with(
 
 def test_a_build_embeds_the_bundled_model_in_one_process() -> None:
     """PyTorch already uses every core; a model per worker would only add loading."""
-    from index.build import _embedding_jobs
     from index.settings import Settings
+    from index.stages import _embedding_jobs
     from tests.fakes import HashingEmbedder
 
     settings = Settings(build_jobs=4)

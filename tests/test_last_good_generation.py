@@ -163,12 +163,12 @@ def test_a_generation_that_does_not_load_is_never_published(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = _build(settings)
-    import index.build
+    import index.stages
 
     def refuse(directory: Path, search_threads: int = 1) -> None:
         raise IndexInvalidError(f"{directory.name}: chunk counts disagree with the manifest")
 
-    monkeypatch.setattr(index.build, "open_generation", refuse)
+    monkeypatch.setattr(index.stages, "open_generation", refuse)
     with pytest.raises(BuildError, match="does not load, not published"):
         build_generation(settings, embedder=HashingEmbedder())
     assert current_generation(settings.index_dir) == good.name

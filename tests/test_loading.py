@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from index.build import load_stories
 from index.cleaning import split_articles
 from index.loading import (
     MAX_FOLDER_DEPTH,
@@ -26,6 +25,7 @@ from index.loading import (
     safe_name,
 )
 from index.settings import Settings
+from index.stages import load_stories
 
 STORY = "本报拉萨讯(记者 卓嘎)近日,吉崩岗社区开展志愿服务活动。\n\n活动共有30名党员参加。\n"
 

@@ -38,15 +38,11 @@ from index.backends.milvus import (
     ivf_lists,
 )
 from index.backends.protocol import ChunkRecord
-from index.build import (
-    ARTICLES_FILE,
-    CHUNKS_FILE,
-    LEXICON_FILE,
-    PreparedCorpus,
-    prepare_corpus,
-)
+from index.corpus import ARTICLES_FILE, CHUNKS_FILE
 from index.errors import IndexInvalidError
+from index.generation import LEXICON_FILE
 from index.settings import Settings
+from index.stages import PreparedCorpus, prepare_corpus
 from tests.fakes import HashingEmbedder
 
 SERVER_URI_ENV = "NEWSQA_TEST_MILVUS_URI"

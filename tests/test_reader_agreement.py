@@ -10,7 +10,7 @@ import pytest
 
 from index.models import Chunk, Hit
 from index.reader.agreement import Agreement, Verdict, load_agreement, unfitted
-from index.reader.reading import Reading, ReadSpan
+from index.reader.readings import Reading, ReadSpan
 from index.reader.rerank import RERANK_FILE, Candidate, Linear, Reranker, features
 
 PASSAGE = "全县实现县、乡、村三级远程会诊全覆盖。截至目前,已累计完成90余场次远程服务。"
@@ -60,7 +60,7 @@ def test_the_fitted_settings_come_from_rerank_json_else_the_readers_margin(
 
 
 def test_the_shipped_reader_carries_fitted_settings() -> None:
-    from index.reader.model import TRAINED_DIR
+    from index.reader import TRAINED_DIR
 
     fitted = json.loads((TRAINED_DIR / RERANK_FILE).read_text("utf-8"))["agreement"]
     assert load_agreement(TRAINED_DIR) == Agreement(

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from index.analysis import AnalysisCache
-from index.embedding import EmbeddingCache
+from index.embedding_cache import EmbeddingCache
 
 
 def _use_analysis(cache: Any) -> None:

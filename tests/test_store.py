@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from index.build import DENSE_FILE, build_generation
+from index.build import build_generation
 from index.errors import BuildError, IndexInvalidError, IndexNotFoundError
+from index.generation import DENSE_FILE
 from index.service import load_engine, load_generation
 from index.settings import Settings
 from index.store import (

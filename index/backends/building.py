@@ -14,21 +14,19 @@ from typing import Any
 from index.backends.factory import open_catalog
 from index.backends.milvus import choose_dense_index
 from index.backends.protocol import ChunkRecord, GenerationCatalog
-from index.build import (
-    ARTICLES_FILE,
-    CHUNKS_FILE,
-    LEXICON_FILE,
+from index.corpus import ARTICLES_FILE, CHUNKS_FILE, chunk_article_rows
+from index.crosslingual import CrossLingualLexicon, corpus_words_and_pairs
+from index.embedding import Embedder
+from index.generation import LEXICON_FILE
+from index.models import Article, Chunk
+from index.settings import Settings
+from index.stages import (
     BuildSummary,
     PreparedCorpus,
     article_document,
     check_docs_dir,
-    chunk_article_rows,
     prepare_corpus,
 )
-from index.crosslingual import CrossLingualLexicon, corpus_words_and_pairs
-from index.embedding import Embedder
-from index.models import Article, Chunk
-from index.settings import Settings
 from index.store import SCHEMA_VERSION, build_lock
 
 log = logging.getLogger(__name__)

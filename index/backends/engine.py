@@ -1,25 +1,23 @@
-"""An answering engine over a backend generation: the same Engine, fed by protocol search."""
+"""A backend generation opened for answering: its manifest, its corpus and a searcher over the
+backend, from which `index.service` makes the same Engine the file generations get."""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from index.backends.factory import open_catalog
 from index.backends.protocol import Fusion, RetrievalBackend
-from index.build import ARTICLES_FILE, CHUNKS_FILE, LEXICON_FILE
-from index.corpus import MemoryCorpus
+from index.corpus import ARTICLES_FILE, CHUNKS_FILE, MemoryCorpus, article_from_json
 from index.crosslingual import CrossLingualLexicon
 from index.embedding import Embedder
 from index.errors import IndexInvalidError
+from index.generation import LEXICON_FILE
 from index.models import Chunk, Hit
 from index.settings import Settings
 from index.store import Manifest
-
-if TYPE_CHECKING:
-    from index.service import Engine
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +52,25 @@ class BackendSearcher:
         return self._by_id.get(chunk_id) or self.backend.chunk(chunk_id)
 
 
-def load_backend_engine(settings: Settings, embedder: Embedder) -> Engine:
-    """The current generation behind NEWSQA_BACKEND, as an `index.service.Engine`."""
-    from index.service import Engine, _article_from_json, configured_reader
+@dataclass(frozen=True)
+class BackendGeneration:
+    """What an Engine answers from, read from the generation NEWSQA_BACKEND's alias points at."""
 
+    manifest: Manifest
+    path: Path
+    searcher: BackendSearcher
+    corpus: MemoryCorpus
+
+
+def open_backend_generation(settings: Settings, embedder: Embedder) -> BackendGeneration:
+    """The current generation behind NEWSQA_BACKEND: its manifest, side data and searcher."""
     catalog = open_catalog(settings)
     backend = catalog.open(embedder.id, embedder.dimension)
     try:
         manifest = Manifest.from_json(catalog.manifest(backend.generation))
         lexicon = CrossLingualLexicon.from_text(backend.get_blob(LEXICON_FILE))
         articles = [
-            _article_from_json(json.loads(line))
+            article_from_json(json.loads(line))
             for line in backend.get_blob(ARTICLES_FILE).splitlines()
         ]
         chunks = [
@@ -75,11 +81,9 @@ def load_backend_engine(settings: Settings, embedder: Embedder) -> Engine:
     if len(chunks) != manifest.chunks:
         raise IndexInvalidError(f"{backend.generation}: chunk counts disagree with the manifest")
     searcher = BackendSearcher(backend, embedder, lexicon, chunks, settings.fusion)
-    return Engine(
+    return BackendGeneration(
         manifest=manifest,
         path=Path(backend.generation),
         searcher=searcher,
         corpus=MemoryCorpus(chunks, articles),
-        settings=settings,
-        reader=configured_reader(settings),
     )

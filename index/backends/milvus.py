@@ -32,6 +32,7 @@ from index.errors import IndexInvalidError, IndexNotFoundError, NewsqaError
 from index.models import Chunk, Hit
 from index.search import FusionWeights
 from index.store import new_generation_id
+from index.tokenize import jieba_module
 
 log = logging.getLogger(__name__)
 
@@ -560,8 +561,6 @@ class MilvusCatalog:
     ) -> MilvusCatalog:
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
-
-        from index.tokenize import jieba_module
 
         jieba_module()  # lite tokenises in this process: load jieba's dictionary quietly first
         try:

@@ -4,3 +4,8 @@
 offsets, `encoder` is the BERT encoder in PyTorch, `model` adds the span head, `windows` turns
 question + passage into model inputs, and `train` fine-tunes the top layers.
 """
+
+from pathlib import Path
+
+# The shipped reader: its weights, manifest and fitted reranker (`newsqa reader train` writes it).
+TRAINED_DIR = Path(__file__).parent / "trained"

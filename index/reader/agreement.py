@@ -16,12 +16,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from index.reader.readings import Reading
 from index.reader.rerank import RERANK_FILE
-
-if TYPE_CHECKING:  # reading imports torch: an engine answering by the rules never loads it
-    from index.reader.reading import Reading
 
 _SPACE = re.compile(r"\s+")
 

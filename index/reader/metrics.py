@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
+
+_SPACE = re.compile(r"\s+")
+
+
+def squash(text: str) -> str:
+    return _SPACE.sub("", text)
+
+
+def highlight_exact(highlight: str | None, answers: Sequence[str]) -> bool:
+    """The highlight holds a gold answer (spaces aside) and is not much longer than it."""
+    if not highlight:
+        return False
+    flat = squash(highlight)
+    for answer in answers:
+        gold = squash(answer)
+        if gold in flat and len(flat) <= max(2 * len(gold), len(gold) + 8):
+            return True
+    return False
 
 
 def _normalize(text: str) -> str:

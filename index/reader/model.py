@@ -14,11 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from index.reader import TRAINED_DIR
 from index.reader.encoder import Encoder, Packed, build_encoder
 from index.reader.tokenizer import UnigramTokenizer
 from index.reader.weights import load_model_image
 
-TRAINED_DIR = Path(__file__).parent / "trained"
 WEIGHTS_FILE = "reader.safetensors"
 MANIFEST_FILE = "manifest.json"
 

@@ -20,40 +20,13 @@ import torch
 
 from index.models import Hit
 from index.question import simplified_same_length
+from index.reader import TRAINED_DIR
 from index.reader.agreement import Agreement, load_agreement, unfitted
 from index.reader.encoder import pack_rows
-from index.reader.model import TRAINED_DIR, LoadedReader, load_trained
+from index.reader.model import LoadedReader, load_trained
+from index.reader.readings import Reading, ReadSpan
 from index.reader.rerank import Candidate, Reranker, load_reranker, with_units
 from index.reader.windows import Window, make_windows, question_ids, span_candidates
-
-
-@dataclass(frozen=True)
-class ReadSpan:
-    """The reader's answer: a character span of `hit.chunk.text` and how sure it is."""
-
-    hit: Hit
-    start: int
-    end: int
-    score: float  # start + end logit of the span
-    margin: float  # span score minus its window's no-answer score
-    rank: int = 0  # the passage's place in retrieval order
-
-    @property
-    def text(self) -> str:
-        return self.hit.chunk.text[self.start : self.end]
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What the reader made of one question."""
-
-    ranked: tuple[ReadSpan, ...]  # candidate spans, best first
-    answers: bool  # False: the reader abstains
-    margin: float  # the best span's margin over its window's no-answer score
-
-    @property
-    def answer(self) -> ReadSpan | None:
-        return self.ranked[0] if self.answers and self.ranked else None
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.evaluate import highlight_exact
+from index.reader.metrics import highlight_exact
 from index.reader.rerank import (
     FEATURE_NAMES,
     RERANK_FILE,
@@ -22,10 +20,6 @@ from index.reader.rerank import (
     trust_features,
     with_units,
 )
-from index.settings import Settings
-
-if TYPE_CHECKING:
-    from index.service import Engine
 
 FALSE_ABSTENTION = 0.05
 
@@ -143,41 +137,6 @@ def measure(reranker: Reranker | None, questions: Sequence[ReadQuestion], margin
     return Figures(
         right / max(1, answerable), refused / max(1, unanswerable), false / max(1, answerable)
     )
-
-
-def read_questions(
-    engine: Engine, questions: Sequence[tuple[str, tuple[str, ...]]], limit: int = 20
-) -> list[ReadQuestion]:
-    """Each question through the engine's retrieval and the reader's candidate spans."""
-    out = []
-    for question, answers in questions:
-        spans = engine.reader_candidates(question, limit)
-        candidates = tuple(
-            Candidate(s.hit.chunk.text, s.start, s.end, s.margin, s.score, s.rank, i)
-            for i, s in enumerate(spans)
-        )
-        out.append(ReadQuestion(question, answers, candidates))
-    return out
-
-
-def fit_on_set(settings: Settings, qa_path: Path, out_dir: Path) -> str:
-    """Read a QA set's questions over its stories (open retrieval, a throwaway index), fit the
-    reranker on them and write it beside the reader's weights; the report compares the
-    reranked highlight with the reader's own on that set."""
-    from index.build import build_generation
-    from index.embedding import embedder_for
-    from index.evaluate import read_qa
-    from index.service import load_engine
-
-    items = read_qa(qa_path)
-    embedder = embedder_for(settings)
-    with tempfile.TemporaryDirectory(prefix="newsqa-rerank-") as tmp:
-        local = settings.model_copy(update={"index_dir": Path(tmp) / "index", "answerer": "reader"})
-        build_generation(local, progress=False, embedder=embedder)
-        engine = load_engine(local, embedder=embedder)
-        questions = read_questions(engine, [(i.question, i.answers) for i in items])
-        margin = engine.reader_margin
-    return fit_and_write(questions, margin, out_dir, f"{qa_path} over {settings.docs_dir}")
 
 
 def fit_and_write(
