@@ -1,5 +1,8 @@
 """`newsqa serve` and `newsqa chat`: the bot's commands, added to `newsqa` through the
-`newsqa.commands` entry points (pyproject.toml), so that `index` never imports the bot."""
+`newsqa.commands` entry points (pyproject.toml), so that `index` never imports the bot.
+
+`newsqa --help` loads this module to list them; the bot itself (python-telegram-bot) loads only
+when one of them runs."""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from pathlib import Path
 
 import click
 
-from bot.app import serve as serve_bot
-from bot.console import chat as run_chat
 from index.cli import command_settings, index_option
 
 
@@ -18,6 +19,8 @@ from index.cli import command_settings, index_option
 @click.pass_context
 def serve(ctx: click.Context, index_dir: Path | None) -> None:
     """Run the Telegram bot (long polling) until SIGTERM."""
+    from bot.app import serve as serve_bot  # imports telegram
+
     settings = command_settings(ctx, index_dir=index_dir)
     sys.exit(serve_bot(settings))
 
@@ -27,5 +30,7 @@ def serve(ctx: click.Context, index_dir: Path | None) -> None:
 @click.pass_context
 def chat(ctx: click.Context, index_dir: Path | None) -> None:
     """Talk to the index in the terminal, worded as the bot words it."""
+    from bot.console import chat as run_chat  # imports telegram
+
     settings = command_settings(ctx, index_dir=index_dir)
     run_chat(settings)
