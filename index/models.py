@@ -157,6 +157,7 @@ class Topic:
     headline: str
     terms: tuple[str, ...] = ()
     reply: bool = False  # a reply to an answer: scoped whatever the question names
+    answered: str = ""  # the fact the exchange bolded: a follow-up that repeats it answers nothing
 
     @property
     def article_key(self) -> tuple[str, int]:

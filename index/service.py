@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,6 +119,10 @@ class Engine:
             differs = self._differences(question, answer, cited)
             if differs:
                 nearest, answer = answer, None
+        if answer is not None and carried is not None and _repeats(query, answer, carried):
+            # A follow-up answered with the fact the last answer bolded asks something the
+            # article does not say: repeating that fact under 接上文 would read as an answer.
+            answer = None
         ordered = hits
         if cited is not None:
             # The passage the answer was quoted from is cited first.
@@ -133,7 +138,7 @@ class Engine:
             passages=passages,
             elapsed_ms=(time.perf_counter() - started) * 1000,
             context=carried,
-            topic=self._next_topic(cited, carried, terms),
+            topic=self._next_topic(cited if answer else None, carried, terms, answer),
             nearest=nearest,
             differs=differs,
         )
@@ -179,14 +184,25 @@ class Engine:
         return Topic(chunk.file, chunk.article_index, chunk.headline, reply=True)
 
     def _next_topic(
-        self, cited: Chunk | None, carried: Topic | None, terms: tuple[str, ...]
+        self,
+        cited: Chunk | None,
+        carried: Topic | None,
+        terms: tuple[str, ...],
+        answer: AnswerSpan | None,
     ) -> Topic | None:
         """What a follow-up to this answer is answered in: the answer's article; after an
         abstention inside a carried context, that context still."""
         if cited is not None:
-            return Topic(cited.file, cited.article_index, cited.headline, terms)
+            answered = (answer.highlight or answer.text) if answer else ""
+            return Topic(cited.file, cited.article_index, cited.headline, terms, answered=answered)
         if carried is not None:
-            return Topic(carried.file, carried.article_index, carried.headline, terms)
+            return Topic(
+                carried.file,
+                carried.article_index,
+                carried.headline,
+                terms,
+                answered=carried.answered,
+            )
         return None
 
     def _scoped_hits(self, query: str, topic: Topic) -> list[Hit]:
@@ -360,6 +376,19 @@ def _window(paragraph: str, chunks: list[str], limit: int = MAX_PASSAGE_CHARS) -
     start = max(start, best_end - limit)
     start = min(start, best_start, len(paragraph) - limit)
     return paragraph[max(0, start) : max(0, start) + limit]
+
+
+_ASKED_MEASURE = re.compile(r"(?:多少|几)(\w)")
+
+
+def _repeats(question: str, answer: AnswerSpan, topic: Topic) -> bool:
+    """The follow-up got the fact the last answer bolded while it counts in another measure
+    (最后批下来几个 after 90余场次; 那开展了多少场次 asks for it again)."""
+    said = answer.highlight or answer.text
+    if not topic.answered or said != topic.answered:
+        return False
+    asked = _ASKED_MEASURE.search(question)
+    return asked is not None and asked.group(1) not in said
 
 
 def _article_text(article: Article) -> str:

@@ -98,3 +98,19 @@ async def test_the_bot_says_what_it_found_instead(
     assert "90余场次" in quote and "90余场次" not in bold_parts(reply["text"])
     assert citation.startswith("—— 《") and citation.endswith("第2段")
     assert next(b["text"] for b in buttons(reply)) == "原文 1"  # the sources button stays
+
+
+def test_a_follow_up_in_another_measure_does_not_repeat_the_last_fact(
+    real_index_settings: Settings,
+) -> None:
+    from index.service import load_engine
+
+    engine = load_engine(real_index_settings)
+    first = engine.answer(CANONICAL)
+    assert first.topic is not None and first.topic.answered == "90余场次"
+    # Asked in 个, the follow-up would get 90余场次 again: that is no answer to it.
+    other = engine.answer("远程服务一共完成了几个", context=first.topic)
+    assert other.context is not None and other.abstained and other.answer is None
+    # Asked again in its own measure, the fact stands.
+    again = engine.answer("累计完成了几次", context=first.topic)
+    assert again.answer is not None and again.answer.highlight == "90余场次"
