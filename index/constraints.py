@@ -37,7 +37,8 @@ _EN_NAME = re.compile(
     r"(?:\s+(?:County|City|Prefecture|District|Region|Township|Town|Province))?\b"
 )
 _EN_DIVISION = re.compile(r"\s+(?:County|City|Prefecture|District|Region|Township|Town|Province)$")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+# A year asked about; not a decade (1970s, 1970年代) nor part of a longer number.
+_YEAR = re.compile(r"(?<![\d.,$])((?:19|20)\d\d)(?![\d]|s\b|'s\b|年代)")
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d\d)(?:[-—–~至到]((?:19|20)\d\d))?(?=年)")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])")
 
@@ -379,7 +380,11 @@ def page_year(page: str) -> int | None:
 
 
 def _year_difference(asked: Asked, scopes: Sequence[str], year: int | None) -> Difference | None:
-    """`year` is the page's own (今年 in its text means that one)."""
+    """`year` is the page's own (今年 in its text means that one). The asked year written
+    anywhere in the evidence (2012-13学年, 2012—2013) answers for it."""
+    written = re.compile(rf"(?<!\d){asked.year}(?!\d)")
+    if any(written.search(scope) for scope in scopes):
+        return None
     for scope in scopes:
         years = _years(scope)
         if not years and year is not None:

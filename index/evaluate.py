@@ -256,10 +256,12 @@ def format_table(systems: Sequence[Scores]) -> str:
     rows = [s.rows() for s in systems]
     keys = list(dict.fromkeys(k for r in rows for k in r))
     width = max(len(k) for k in keys) + 2
-    header = "metric".ljust(width) + "".join(s.name.ljust(22) for s in systems)
+    cells = [r.get(k, "n/a") for r in rows for k in keys]
+    column = max(22, *(len(s.name) + 2 for s in systems), *(len(c) + 2 for c in cells))
+    header = "metric".ljust(width) + "".join(s.name.ljust(column) for s in systems)
     lines = [header, "-" * len(header)]
     for key in keys:
-        lines.append(key.ljust(width) + "".join(r.get(key, "n/a").ljust(22) for r in rows))
+        lines.append(key.ljust(width) + "".join(r.get(key, "n/a").ljust(column) for r in rows))
     return "\n".join(lines)
 
 

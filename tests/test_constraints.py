@@ -149,3 +149,11 @@ def test_a_village_the_article_never_names_is_a_difference() -> None:
     township = asked_constraints("加查苏林乡临时党支部书记以前是干啥的")
     named = "加查县苏林乡临时党支部书记曾是退役军人。"
     assert differences(township, named, named, named) == ()
+
+
+def test_a_decade_is_no_year_and_a_year_written_without_nian_still_counts() -> None:
+    assert asked("What was the trend from the 1970s onwards?") == []
+    assert asked("1970年代的趋势") == []
+    quote = "2012-13学年的学费为38,000美元,2007年起实行新政策。"
+    tuition = asked_constraints("What is tuition for 2012 - 13 year at Harvard?")
+    assert differences(tuition, quote, quote, quote) == ()
