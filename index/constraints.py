@@ -381,9 +381,9 @@ def page_year(page: str) -> int | None:
 
 def _year_difference(asked: Asked, scopes: Sequence[str], year: int | None) -> Difference | None:
     """`year` is the page's own (今年 in its text means that one). The asked year written
-    anywhere in the evidence (2012-13学年, 2012—2013) answers for it."""
+    anywhere in the sentence or paragraph (2012-13学年, 2012—2013) answers for it."""
     written = re.compile(rf"(?<!\d){asked.year}(?!\d)")
-    if any(written.search(scope) for scope in scopes):
+    if any(written.search(scope) for scope in scopes[:2]):
         return None
     for scope in scopes:
         years = _years(scope)
