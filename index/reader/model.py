@@ -86,8 +86,9 @@ class LoadedReader:
 def new_reader(first_trained_layer: int) -> tuple[SpanReader, UnigramTokenizer]:
     image = load_model_image()
     model = SpanReader(build_encoder(image), first_trained_layer)
+    trained = set(model.trained_state())
     for name, parameter in model.named_parameters():
-        parameter.requires_grad = name in model.trained_state()
+        parameter.requires_grad = name in trained
     return model, UnigramTokenizer(image.vocabulary)
 
 
@@ -104,14 +105,18 @@ def save_trained(model: SpanReader, folder: Path, manifest: dict[str, Any]) -> N
 
 
 def load_trained(folder: Path = TRAINED_DIR) -> LoadedReader:
-    from safetensors.torch import load_file
+    from safetensors import safe_open
 
     manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     model, tokenizer = new_reader(int(manifest["first_trained_layer"]))
-    state = {k: v.to(torch.float32) for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
+    # Memory-mapped: each fp16 tensor is read once, straight into its float32 copy, which the
+    # model then takes as it is (`assign`) instead of copying it into the weights it replaces.
+    # (safe_open has keys() but cannot be iterated.)
+    with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as weights:
+        state = {k: weights.get_tensor(k).to(torch.float32) for k in weights.keys()}  # noqa: SIM118
     missing = set(model.trained_state()) - set(state)
     if missing:
         raise ValueError(f"reader weights in {folder} lack {sorted(missing)[:3]}")
-    model.load_state_dict(state, strict=False)
+    model.load_state_dict(state, strict=False, assign=True)
     model.eval()
     return LoadedReader(model, tokenizer, manifest)
