@@ -74,6 +74,7 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
         rebuild_s = time.perf_counter() - started
 
         answerers = _answer_latencies(local, embedder, rounds)
+        one_shot = bench_one_shot(local)
         naive = NaiveBaseline(docs, embedder)
         theirs = [naive.answer(q).elapsed_ms for _ in range(rounds) for q in LATENCY_QUESTIONS]
     return {
@@ -83,6 +84,7 @@ def bench_corpus(settings: Settings, rounds: int = 20) -> dict[str, Any]:
         "rebuild_embedded_chunks": rebuild.embedded,
         "rebuild_vs_cold": round(rebuild_s / cold_s, 3),
         **answerers,
+        "one_shot": one_shot,
         "query_naive_baseline": _percentiles(theirs),
         "embed_stage_s": cold.stages.get("embed"),
         # The bundled model's implementations on the texts the cold build embedded.
@@ -114,6 +116,42 @@ def _answer_latencies(settings: Settings, embedder: Any, rounds: int) -> dict[st
         out[f"query_{name}"] = {**_percentiles(times), "load_s": round(load_s, 2)}
     out["query_newsqa"] = out[f"query_{settings.answerer}"]
     return out
+
+
+def newsqa_command() -> list[str]:
+    """The `newsqa` console script beside this interpreter, or the module where there is none."""
+    script = Path(sys.executable).with_name("newsqa")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "index.cli"]
+
+
+def bench_one_shot(
+    settings: Settings, runs: int = 3, question: str = LATENCY_QUESTIONS[0]
+) -> dict[str, Any]:
+    """What a newcomer waits for: `newsqa ask QUESTION` as a process of its own over the index
+    under `settings.index_dir`, start-up (imports, index, reader) included. The median wall
+    time over `runs` beside the `elapsed_ms` that answer reports (question to answer only)."""
+    command = [*newsqa_command(), "ask", "--json", "--index", str(settings.index_dir), question]
+    env = {**os.environ, "NEWSQA_INDEX_DIR": str(settings.index_dir)}
+    env["NEWSQA_CACHE_DIR"] = str(settings.cache_dir)
+    walls, elapsed = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+        walls.append(time.perf_counter() - started)
+        elapsed.append(float(json.loads(done.stdout.strip().splitlines()[-1])["elapsed_ms"]))
+    return {
+        "question": question,
+        "runs": runs,
+        "wall_s": round(float(np.median(walls)), 2),
+        "elapsed_ms": round(float(np.median(elapsed)), 1),
+    }
+
+
+def format_one_shot(row: dict[str, Any]) -> str:
+    return (
+        "one-shot `newsqa ask`, own process (median of {runs}): {wall_s} s wall; "
+        "the answer's elapsed_ms {elapsed_ms}".format(**row)
+    )
 
 
 def _answer_stages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
@@ -320,6 +358,7 @@ def format_report(report: dict[str, Any]) -> str:
         "  naive baseline (same run): p50 {p50_ms} ms / p95 {p95_ms} ms".format(
             **corpus["query_naive_baseline"]
         ),
+        *([format_one_shot(corpus["one_shot"])] if corpus.get("one_shot") else []),
         *(
             ["", *format_embedding(corpus["embedding"], corpus.get("embed_stage_s"))]
             if corpus.get("embedding")

@@ -1,9 +1,15 @@
-"""`newsqa bench`'s embedding figures: every implementation on the same texts, one run."""
+"""`newsqa bench`'s embedding figures (every implementation on the same texts, one run) and its
+one-shot `newsqa ask`."""
 
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+from index import bench
 from index.bench_embedding import (
     RecordingE5Embedder,
     bench_embedder,
@@ -44,3 +50,30 @@ def test_the_bench_records_what_the_bundled_model_embedded() -> None:
     vectors = embedder.embed_passages(TEXTS)
     assert embedder.passages_seen == TEXTS
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_bench_reports_a_one_shot_asks_wall_time_beside_its_elapsed_ms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`newsqa ask` runs as a process of its own over the bench's index, once per run."""
+    calls = tmp_path / "calls.txt"
+    stand_in = tmp_path / "newsqa_stand_in.py"
+    stand_in.write_text(
+        "import json, sys\n"
+        f"open({str(calls)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "print(json.dumps({'question': sys.argv[-1], 'elapsed_ms': 300.0}))\n",
+        "utf-8",
+    )
+    monkeypatch.setattr(bench, "newsqa_command", lambda: [sys.executable, str(stand_in)])
+    settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
+    row = bench.bench_one_shot(settings, runs=2)
+    asked = f"ask --json --index {tmp_path / 'index'} {bench.LATENCY_QUESTIONS[0]}"
+    assert calls.read_text("utf-8").splitlines() == [asked, asked]
+    assert row["runs"] == 2 and row["elapsed_ms"] == 300.0 and row["wall_s"] >= 0
+    line = bench.format_one_shot(row)
+    assert f"{row['wall_s']} s wall" in line and "elapsed_ms 300.0" in line
+
+
+def test_the_one_shot_runs_the_newsqa_command_of_this_environment() -> None:
+    command = bench.newsqa_command()
+    assert Path(command[-1]).name == "newsqa" or command[-2:] == ["-m", "index.cli"]
