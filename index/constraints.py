@@ -247,7 +247,8 @@ def _locality_forms(name: str) -> list[str]:
     return [name[i:] for i in range(0, max(1, end - 1))]
 
 
-def _chinese_number(text: str) -> int | None:
+def chinese_number(text: str) -> int | None:
+    """第十二 → 12 (the numeral of an ordinal; Arabic digits pass through); None otherwise."""
     if text.isdigit():
         return int(text)
     total, current = 0, 0
@@ -266,7 +267,7 @@ def _ordinals(text: str) -> list[tuple[int, str, str]]:
     """(value, measure word, as written): (13, 批, 第十三批)."""
     found = []
     for match in _ORDINAL.finditer(text):
-        value = _chinese_number(match.group(1))
+        value = chinese_number(match.group(1))
         if value:
             found.append((value, match.group(2), match.group(0)))
     return found
@@ -302,7 +303,7 @@ def asked_constraints(question: str) -> tuple[Asked, ...]:
         for name in localities_in(text):
             asked.append(Asked("locality", name))
         for match in _ORDINAL.finditer(text):
-            number = _chinese_number(match.group(1))
+            number = chinese_number(match.group(1))
             if number:
                 asked.append(Asked("ordinal", match.group(0), ordinal=(number, match.group(2))))
     for match in _YEAR.finditer(text):

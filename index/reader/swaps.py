@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.constraints import places_in
+from index.constraints import chinese_number, places_in
 from index.question import to_simplified
 
 _YEAR = re.compile(r"(?<![\d.])(1[5-9]\d\d|20\d\d)(?=年)")
@@ -36,27 +36,6 @@ class Mention:
     kind: str  # place, person, organisation, year, ordinal
     text: str
     start: int  # character offset in the question
-
-
-def _chinese_number(text: str) -> int | None:
-    """第十二 → 12; Arabic digits pass through; None for what is not a small number."""
-    if text.isdigit():
-        return int(text)
-    if text == "十":
-        return 10
-    total, current = 0, 0
-    for char in text:
-        if char in _CHINESE_DIGITS:
-            current = _CHINESE_DIGITS.index(char)
-        elif char == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif char == "百":
-            total += (current or 1) * 100
-            current = 0
-        else:
-            return None
-    return total + current
 
 
 def _chinese_numeral(value: int) -> str:
@@ -85,7 +64,7 @@ def mentions(question: str) -> tuple[Mention, ...]:
     for match in _YEAR.finditer(question):
         found.append(Mention("year", match.group(1), match.start(1)))
     for match in _ORDINAL.finditer(question):
-        if _chinese_number(match.group(1)) is not None:
+        if chinese_number(match.group(1)) is not None:
             found.append(Mention("ordinal", match.group(0), match.start()))
     # Names of China's divisions first (聂荣县), then what jieba tags as a name elsewhere.
     taken: list[tuple[int, int]] = []
@@ -117,7 +96,7 @@ def _other_ordinal(ordinal: str, context: str, rng: random.Random) -> str | None
     if match is None:
         return None
     number, measure = match.group(1), match.group(2)
-    value = _chinese_number(number)
+    value = chinese_number(number)
     if value is None:
         return None
     arabic = number.isdigit()
